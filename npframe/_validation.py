@@ -1,0 +1,74 @@
+"""Checks for user arrays: right shape, numeric, finite; errors say what was expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["as_inputs", "as_targets", "check_same_length"]
+
+
+def _numeric(value: Any, what: str, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{where}: {what} could not be read as a numeric array ({exc})"
+        raise ValueError(msg) from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        msg = f"{where}: {what} must be numeric (got an array of dtype {array.dtype})"
+        raise ValueError(msg)
+    if np.issubdtype(array.dtype, np.complexfloating):
+        msg = f"{where}: {what} must be real, not complex"
+        raise ValueError(msg)
+    return array
+
+
+def _finite(array: np.ndarray, what: str, where: str) -> None:
+    if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        value = array[tuple(bad)]
+        msg = (
+            f"{where}: {what} contains {value} at row {bad[0]}"
+            + (f", column {bad[1]}" if len(bad) > 1 else "")
+            + "; remove or impute non-finite values first"
+        )
+        raise ValueError(msg)
+
+
+def as_inputs(X: Any, n_features: int, dtype: np.dtype, where: str) -> np.ndarray:
+    """``X`` as a C-contiguous ``(n, n_features)`` array of ``dtype``, or ``ValueError``."""
+    array = _numeric(X, "X", where)
+    if array.ndim != 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""
+        msg = f"{where}: expected X of shape (n_samples, {n_features}), got {array.shape}{hint}"
+        raise ValueError(msg)
+    if array.shape[1] != n_features:
+        msg = f"{where}: expected {n_features} features, got {array.shape[1]}"
+        raise ValueError(msg)
+    if array.shape[0] == 0:
+        raise ValueError(f"{where}: X has no samples")
+    _finite(array, "X", where)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def as_targets(y: Any, n_outputs: int, dtype: np.dtype, where: str) -> np.ndarray:
+    """``y`` as ``(n, n_outputs)``; a 1-D ``y`` is one output."""
+    array = _numeric(y, "y", where)
+    if array.ndim == 1 and n_outputs == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        msg = f"{where}: expected y of shape (n_samples, {n_outputs}), got {array.shape}"
+        raise ValueError(msg)
+    if array.shape[1] != n_outputs:
+        msg = f"{where}: expected {n_outputs} outputs, got {array.shape[1]}"
+        raise ValueError(msg)
+    _finite(array, "y", where)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_same_length(X: np.ndarray, y: np.ndarray, where: str) -> None:
+    if X.shape[0] != y.shape[0]:
+        msg = f"{where}: X has {X.shape[0]} samples but y has {y.shape[0]}; they must match"
+        raise ValueError(msg)

@@ -1,0 +1,29 @@
+"""``Dataset``: arrays plus the names that make them printable, as datasets return."""
+
+from __future__ import annotations
+
+import numpy as np
+from attrs import field, frozen
+
+__all__ = ["Dataset"]
+
+
+def _optional_array(value):
+    return None if value is None else np.asarray(value)
+
+
+@frozen(kw_only=True)
+class Dataset:
+    """Training arrays ``X (n, features)``, ``y (n, outputs)``, and an optional test split.
+
+    Arrays are on the raw scale: standardization is the network's job (``standardize``
+    in the spec), so the statistics end up in the saved model.
+    """
+
+    X: np.ndarray = field(converter=np.asarray, eq=False)
+    y: np.ndarray = field(converter=np.asarray, eq=False)
+    X_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
+    y_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
+    feature_names: tuple[str, ...] = field(default=(), converter=tuple)
+    target_names: tuple[str, ...] = field(default=(), converter=tuple)
+    description: str = ""

@@ -1,0 +1,68 @@
+"""Every exception and warning npframe raises on purpose.
+
+The hierarchy, httpx-style::
+
+    NpframeError
+    ├── SpecError (ValueError)          a spec entry is wrong; message starts with its path
+    │   └── UnknownComponentError       (also a RegistryError) a name nobody registered
+    ├── RegistryError (ValueError)      a kind is unknown or a name is taken
+    ├── ModelFileError (ValueError)     a model file cannot be read as a model
+    └── DivergenceError (FloatingPointError)  the loss became NaN or inf during fit
+
+    PluginWarning (UserWarning)         a plugin failed to load; the others still work
+
+``SpecError`` and ``RegistryError`` are ``ValueError`` subclasses so code that already
+catches ``ValueError`` for bad input keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DivergenceError",
+    "ModelFileError",
+    "NpframeError",
+    "PluginWarning",
+    "RegistryError",
+    "SpecError",
+    "UnknownComponentError",
+]
+
+
+class NpframeError(Exception):
+    """Base of every error npframe raises deliberately."""
+
+
+class SpecError(NpframeError, ValueError):
+    """A spec entry is invalid.
+
+    ``path`` is where (``layers[1].activation``), and the message starts with it.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class RegistryError(NpframeError, ValueError):
+    """A registry lookup or registration failed (unknown kind, name already taken)."""
+
+
+class UnknownComponentError(SpecError, RegistryError):
+    """No component of that kind is registered under that name.
+
+    It is both a ``SpecError`` (the spec names it) and a ``RegistryError`` (the
+    registry lacks it), so either ``except`` clause catches it.
+    """
+
+
+class ModelFileError(NpframeError, ValueError):
+    """A model file is missing members, malformed, unsafe or from a newer format."""
+
+
+class DivergenceError(NpframeError, FloatingPointError):
+    """Training produced a non-finite loss; the offending update was not applied."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin distribution failed to import or to register its components."""
