@@ -1,0 +1,1 @@
+"""Conformance checks for components, shipped to plugin authors (also a pytest plugin)."""
