@@ -7,9 +7,18 @@ registry that installed plugins fill through the ``npframe_register`` hook.
 
 from npframe import registry
 from npframe._version import __version__
-from npframe.callbacks import Callback, History
+from npframe.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
 from npframe.dataset import Dataset
 from npframe.errors import (
+    DataError,
     DivergenceError,
     ModelFileError,
     NpframeError,
@@ -22,30 +31,41 @@ from npframe.hookspecs import hookimpl
 from npframe.interfaces import Activation, Initializer, Loss, Metric, Optimizer, Schedule
 from npframe.network import Network
 from npframe.spec import NetworkSpec
+from npframe.trainer import train
 
 
-def load(path):
-    """Read a model written by ``Network.save``; never unpickles anything."""
+def load(path, *, registry=None):
+    """Read a model written by ``Network.save``; never unpickles anything.
+
+    ``registry`` (default: the process-wide one) supplies the components the model's
+    spec names; see ``npframe.io.load`` for the errors.
+    """
     from npframe.io import load as _load
 
-    return _load(path)
+    return _load(path, registry=registry)
 
 
 __all__ = [
     "Activation",
+    "CSVLogger",
     "Callback",
+    "DataError",
     "Dataset",
     "DivergenceError",
+    "EarlyStopping",
     "History",
     "Initializer",
+    "LearningRateScheduler",
     "Loss",
     "Metric",
+    "ModelCheckpoint",
     "ModelFileError",
     "Network",
     "NetworkSpec",
     "NpframeError",
     "Optimizer",
     "PluginWarning",
+    "ReduceLROnPlateau",
     "RegistryError",
     "Schedule",
     "SpecError",
@@ -54,4 +74,5 @@ __all__ = [
     "hookimpl",
     "load",
     "registry",
+    "train",
 ]

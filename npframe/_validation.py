@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_inputs", "as_targets", "check_same_length"]
+__all__ = ["as_inputs", "as_targets", "cast", "check_same_length"]
 
 
 def _numeric(value: Any, what: str, where: str) -> np.ndarray:
@@ -25,16 +25,38 @@ def _numeric(value: Any, what: str, where: str) -> np.ndarray:
     return array
 
 
+def _position(index: np.ndarray) -> str:
+    return f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
+
+
 def _finite(array: np.ndarray, what: str, where: str) -> None:
     if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         value = array[tuple(bad)]
         msg = (
-            f"{where}: {what} contains {value} at row {bad[0]}"
-            + (f", column {bad[1]}" if len(bad) > 1 else "")
-            + "; remove or impute non-finite values first"
+            f"{where}: {what} contains {value} at {_position(bad)}; "
+            "remove or impute non-finite values first"
         )
         raise ValueError(msg)
+
+
+def cast(array: np.ndarray, dtype: np.dtype, what: str, where: str) -> np.ndarray:
+    """``array`` as C-contiguous ``dtype``; a finite value beyond its range is an error.
+
+    Without the check, float64 data of 1e300 would silently become inf in a float32
+    network (NumPy only warns), and training would diverge for no visible reason.
+    """
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(array, dtype=dtype)
+    if (out is not array and np.issubdtype(array.dtype, np.floating)
+            and array.dtype.itemsize > out.dtype.itemsize and not np.isfinite(out).all()):
+        bad = np.argwhere(~np.isfinite(out))[0]
+        msg = (
+            f"{where}: {what} holds {array[tuple(bad)]} at {_position(bad)}, "
+            f"beyond the range of {out.dtype}; rescale it (or use dtype = \"float64\")"
+        )
+        raise ValueError(msg)
+    return out
 
 
 def as_inputs(X: Any, n_features: int, dtype: np.dtype, where: str) -> np.ndarray:
@@ -50,7 +72,7 @@ def as_inputs(X: Any, n_features: int, dtype: np.dtype, where: str) -> np.ndarra
     if array.shape[0] == 0:
         raise ValueError(f"{where}: X has no samples")
     _finite(array, "X", where)
-    return np.ascontiguousarray(array, dtype=dtype)
+    return cast(array, dtype, "X", where)
 
 
 def as_targets(y: Any, n_outputs: int, dtype: np.dtype, where: str) -> np.ndarray:
@@ -65,7 +87,7 @@ def as_targets(y: Any, n_outputs: int, dtype: np.dtype, where: str) -> np.ndarra
         msg = f"{where}: expected {n_outputs} outputs, got {array.shape[1]}"
         raise ValueError(msg)
     _finite(array, "y", where)
-    return np.ascontiguousarray(array, dtype=dtype)
+    return cast(array, dtype, "y", where)
 
 
 def check_same_length(X: np.ndarray, y: np.ndarray, where: str) -> None:

@@ -26,4 +26,7 @@ class Dataset:
     y_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     feature_names: tuple[str, ...] = field(default=(), converter=tuple)
     target_names: tuple[str, ...] = field(default=(), converter=tuple)
+    #: A few inputs ``(k, features)`` worth showing predictions for, raw scale;
+    #: ``npframe train`` prints the trained network's answers to them.
+    examples: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     description: str = ""

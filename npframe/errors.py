@@ -7,6 +7,7 @@ The hierarchy, httpx-style::
     │   └── UnknownComponentError       (also a RegistryError) a name nobody registered
     ├── RegistryError (ValueError)      a kind is unknown or a name is taken
     ├── ModelFileError (ValueError)     a model file cannot be read as a model
+    ├── DataError (ValueError)          bad data; the message starts with file:line:col
     └── DivergenceError (FloatingPointError)  the loss became NaN or inf during fit
 
     PluginWarning (UserWarning)         a plugin failed to load; the others still work
@@ -18,6 +19,7 @@ catches ``ValueError`` for bad input keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "DataError",
     "DivergenceError",
     "ModelFileError",
     "NpframeError",
@@ -58,6 +60,13 @@ class UnknownComponentError(SpecError, RegistryError):
 
 class ModelFileError(NpframeError, ValueError):
     """A model file is missing members, malformed, unsafe or from a newer format."""
+
+
+class DataError(NpframeError, ValueError):
+    """A data file (CSV, ``.npy``, ``.npz``) or array does not fit what was asked of it.
+
+    The message starts with where: ``data.csv:3:2: could not convert 'abc' to a number``.
+    """
 
 
 class DivergenceError(NpframeError, FloatingPointError):

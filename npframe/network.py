@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from npframe import training
-from npframe._validation import as_inputs, as_targets, check_same_length
+from npframe._validation import as_inputs, as_targets, cast, check_same_length
 from npframe.callbacks import CallbackList, History, check_callbacks
-from npframe.errors import SpecError
+from npframe.errors import DivergenceError, SpecError
 from npframe.layer import Dense
 from npframe.registry import Registry, default_registry
 from npframe.scaler import Standardizer
@@ -139,12 +139,19 @@ class Network:
             name = f"{'Wb'[i % 2]}{i // 2 + 1}"
             array = np.asarray(new)
             if array.shape != old.shape:
-                msg = f"set_weights: {name} must have shape {old.shape}, got {array.shape}"
+                hint = ""
+                if array.ndim == 2 and array.shape == old.shape[::-1]:
+                    hint = " (transposed? W is (fan_in, fan_out))"
+                msg = f"set_weights: {name} must have shape {old.shape}, got {array.shape}{hint}"
                 raise ValueError(msg)
-            if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
-                msg = f"set_weights: {name} must be finite numbers"
+            if array.dtype.kind not in "iuf":  # no bools, complex, strings or objects
+                msg = f"set_weights: {name} must hold real numbers (got dtype {array.dtype})"
                 raise ValueError(msg)
-            arrays.append(array)
+            if not np.isfinite(array).all():
+                bad = tuple(int(j) for j in np.argwhere(~np.isfinite(array))[0])
+                msg = f"set_weights: {name} holds {array[bad]} at {bad}; weights must be finite"
+                raise ValueError(msg)
+            arrays.append(cast(array, self.dtype, name, "set_weights"))
         for old, new in zip(self._params, arrays, strict=True):
             old[...] = new  # in place: optimizer state and views stay attached
 
@@ -236,7 +243,9 @@ class Network:
                 batch_size, int | np.integer) or batch_size < 1):
             msg = f"fit: batch_size must be None (full batch) or an int >= 1 (got {batch_size!r})"
             raise ValueError(msg)
-        if isinstance(validation_split, bool) or not 0.0 <= validation_split < 1.0:
+        if (isinstance(validation_split, bool)
+                or not isinstance(validation_split, int | float | np.integer | np.floating)
+                or not 0.0 <= validation_split < 1.0):
             msg = f"fit: validation_split must be in [0, 1) (got {validation_split!r})"
             raise ValueError(msg)
         callbacks = check_callbacks(callbacks)
@@ -287,7 +296,7 @@ class Network:
                     self.optimizer.learning_rate = self._base_learning_rate * float(
                         self.schedule(epoch))
                 hooks.call("on_epoch_begin", epoch, {})
-                logs = {"loss": training.train_epoch(self, X, y, batch_size, shuffle, epoch)}
+                logs = {"loss": self._train_epoch(X, y, batch_size, shuffle, epoch)}
                 if self.metrics:
                     logs.update(self._metric_values(y, self._forward(X)))
                 if val is not None:
@@ -304,6 +313,50 @@ class Network:
             self._shuffle_buf = None
         hooks.call("on_train_end", {"epochs_trained": len(history.loss)})
         return history
+
+    def _train_epoch(self, X: np.ndarray, y: np.ndarray, batch_size: int | None,
+                     shuffle: bool, epoch: int) -> float:
+        """One epoch, undone if it diverges.
+
+        A ``DivergenceError`` leaves the network (weights, optimizer state, shuffling
+        stream) exactly as it was when the epoch began, so it stays finite and usable:
+        lower the learning rate and call ``fit`` again. NumPy's overflow warnings are
+        silenced here because the non-finite loss they foreshadow is reported instead.
+        """
+        weights = [p.copy() for p in self._params]
+        state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
+        rng_state = self._shuffle_rng.bit_generator.state
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
+            if not all(np.isfinite(p).all() for p in self._params):
+                msg = (
+                    f"fit: the weights overflowed in epoch {epoch} (the loss was still "
+                    f"{loss}); the learning rate is probably too large for this data: try "
+                    "a smaller one, or standardize = true"
+                )
+                raise DivergenceError(msg)
+        except DivergenceError:
+            for p, w in zip(self._params, weights, strict=True):
+                p[...] = w
+            self.optimizer.load_state_dict(state)
+            self._shuffle_rng.bit_generator.state = rng_state
+            raise
+        return loss
+
+    def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray]]:
+        """The loss on ``(X, y)`` and its gradient ``[dW1, db1, dW2, db2, ...]``.
+
+        Exactly what one full-batch training step computes (same code path), on the
+        scale training uses, without updating anything: for gradient checks, custom
+        training loops and debugging. Gradients are those of the batch's mean loss.
+        """
+        Xs, ys = self._pair(X, y, "gradients", self.scaler)
+        loss = training.backprop(self, Xs, ys, training.Workspace(self, Xs.shape[0]))
+        if not np.isfinite(loss):
+            msg = f"gradients: the loss is {loss} on this data; its gradient is undefined"
+            raise DivergenceError(msg)
+        return loss, [g.copy() for g in self._grads]
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -30,10 +30,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ENV_VAR",
+    "DistributionStatus",
     "PluginFailure",
+    "PluginReport",
+    "format_report",
     "get_plugin_manager",
     "iter_entry_points",
     "load_plugins",
+    "report",
+    "warn_failures",
 ]
 
 ENTRY_POINT_GROUP = "npframe"
@@ -114,9 +119,19 @@ def _call_hook(pm: pluggy.PluginManager, plugin: object, view: Any) -> int:
     return calls
 
 
-def load_plugins(registry: Registry, entry_points: Iterable[Any] | None = None,
-                 ) -> list[PluginFailure]:
-    """Load every plugin into ``registry``; return (and warn about) the failures."""
+def warn_failures(failures: Iterable[PluginFailure]) -> None:
+    """One ``PluginWarning`` per failed plugin."""
+    for failure in failures:
+        warnings.warn(PluginWarning(str(failure)), stacklevel=4)
+
+
+def load_plugins(registry: Registry, entry_points: Iterable[Any] | None = None, *,
+                 warn: bool = True) -> list[PluginFailure]:
+    """Load every plugin into ``registry``; return the failures, and warn about them.
+
+    Warnings come after every plugin was tried, so a warning turned into an error
+    (``-W error``) cannot stop the plugins after a broken one from loading.
+    """
     from npframe.registry import RegistrationView
 
     eps = iter_entry_points() if entry_points is None else list(entry_points)
@@ -140,7 +155,159 @@ def load_plugins(registry: Registry, entry_points: Iterable[Any] | None = None,
                 raise LookupError(msg)
             view._commit()
         except Exception as exc:  # a plugin's failure must never break the others
-            failure = PluginFailure(dist, version, ep.name, f"{type(exc).__name__}: {exc}")
+            text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            failure = PluginFailure(dist, version, ep.name, f"{type(exc).__name__}: {text}")
             failures.append(failure)
-            warnings.warn(PluginWarning(str(failure)), stacklevel=2)
+    if warn:
+        warn_failures(failures)
     return failures
+
+
+# -- diagnostics ------------------------------------------------------------------------
+@attrs.frozen
+class DistributionStatus:
+    """One installed plugin distribution, as the registry saw it."""
+
+    name: str
+    version: str | None
+    #: Its ``npframe`` entry points, as ``"name = module"``.
+    entry_points: tuple[str, ...]
+    #: ``"loaded"``, ``"failed"`` (an entry point failed: nothing of it registered) or
+    #: ``"skipped"`` (left out by ``NPFRAME_PLUGINS``).
+    status: str
+    components: int
+    errors: tuple[str, ...] = ()
+
+    @property
+    def provider(self) -> str:
+        return f"{self.name} {self.version}" if self.version else self.name
+
+
+def _factory_name(factory: Any) -> str:
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", None)
+    return f"{module}.{qualname}" if module and qualname else repr(factory)
+
+
+@attrs.frozen
+class PluginReport:
+    """Everything registered, who provided it, and what failed: ``npframe plugins``' data."""
+
+    #: Every registered ``Entry``, sorted by kind then name.
+    components: tuple[Any, ...]
+    failures: tuple[PluginFailure, ...]
+    distributions: tuple[DistributionStatus, ...]
+    #: The value of ``NPFRAME_PLUGINS`` (``None`` when unset).
+    env: str | None
+
+    def by_kind(self) -> dict[str, list[Any]]:
+        """``{kind: [Entry, ...]}`` for every kind, in ``KINDS`` order, empty ones included."""
+        from npframe.registry import KINDS
+
+        out: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+        for entry in self.components:
+            out.setdefault(entry.kind, []).append(entry)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for ``json.dumps``)."""
+        from npframe._version import __version__
+
+        return {
+            "npframe": __version__,
+            ENV_VAR: self.env,
+            "distributions": [attrs.asdict(d) | {"entry_points": list(d.entry_points),
+                                                  "errors": list(d.errors)}
+                              for d in self.distributions],
+            "components": {
+                kind: [{"name": e.name, "distribution": e.owner, "version": e.version,
+                        "factory": _factory_name(e.factory)} for e in entries]
+                for kind, entries in self.by_kind().items()
+            },
+            "failures": [attrs.asdict(f) | {"message": str(f)} for f in self.failures],
+        }
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+
+def _is_allowed(dist: str, allowed: set[str] | None) -> bool:
+    key = _normalize(dist)
+    return allowed is None or key == BUILTIN_DISTRIBUTION or key in allowed
+
+
+def report(registry: Registry | None = None) -> PluginReport:
+    """What is registered (by kind, with distribution and version) and what failed.
+
+    Loads the plugins first if that has not happened yet. ``registry`` defaults to the
+    process-wide one that ``Network.from_spec`` uses.
+    """
+    from npframe.registry import default_registry
+
+    registry = registry or default_registry()
+    components = registry.entries()
+    failures = registry.failures()
+    explicit = getattr(registry, "_entry_points", None)
+    if explicit is not None:
+        eps = list(explicit)
+    elif getattr(registry, "_loaded_plugins", True):
+        eps = iter_entry_points()
+    else:
+        eps = []
+    allowed = _allowed()
+    counts: dict[str, int] = {}
+    for entry in components:
+        counts[_normalize(entry.owner)] = counts.get(_normalize(entry.owner), 0) + 1
+    grouped: dict[str, tuple[str, str | None, list[str]]] = {}
+    for ep in eps:
+        dist, version = _dist_of(ep)
+        key = _normalize(dist)
+        grouped.setdefault(key, (dist, version, []))[2].append(f"{ep.name} = {ep.value}")
+    distributions = []
+    for key, (dist, version, names) in grouped.items():
+        errors = tuple(str(f) for f in failures if _normalize(f.distribution) == key)
+        count = counts.get(key, 0)
+        if errors:
+            status = "failed"
+        elif not count and not _is_allowed(dist, allowed):
+            status = "skipped"
+        else:
+            status = "loaded"
+        distributions.append(DistributionStatus(dist, version, tuple(names), status, count,
+                                                errors))
+    return PluginReport(tuple(components), tuple(failures), tuple(distributions),
+                        os.environ.get(ENV_VAR))
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def format_report(plugin_report: PluginReport | None = None) -> str:
+    """``report()`` as the text ``npframe plugins`` prints."""
+    from npframe._version import __version__
+
+    rep = report() if plugin_report is None else plugin_report
+    if rep.env is None:
+        env = f"{ENV_VAR} is not set: every installed plugin loads"
+    elif not rep.env.strip():
+        env = f"{ENV_VAR} is empty: only npframe's built-ins load"
+    else:
+        env = f"{ENV_VAR}={rep.env}: only these distributions (and the built-ins) load"
+    lines = [f"npframe {__version__}", env, "", "Plugin distributions"]
+    if rep.distributions:
+        lines += _table([[d.provider, d.status, f"{d.components} components",
+                          ", ".join(d.entry_points)] for d in rep.distributions])
+    else:
+        lines.append("  (none)")
+    for kind, entries in rep.by_kind().items():
+        lines += ["", f"{kind} ({len(entries)})"]
+        if entries:
+            lines += _table([[e.name, e.provider, _factory_name(e.factory)] for e in entries])
+        else:
+            lines.append("  (none)")
+    lines += ["", f"Failed plugins ({len(rep.failures)})"]
+    lines += [f"  {f}" for f in rep.failures] or ["  (none)"]
+    return "\n".join(lines) + "\n"

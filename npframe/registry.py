@@ -65,7 +65,7 @@ class Entry:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise RegistryError(unknown("component kind", kind, KINDS, "known kinds"))
 
 
@@ -81,6 +81,14 @@ def _check_factory(kind: str, name: str, factory: Any) -> None:
         msg = (
             f"{kind} {name!r}: {factory.__module__}.{factory.__qualname__} must subclass "
             f"npframe.{base.__name__}"
+        )
+        raise RegistryError(msg)
+    if isinstance(factory, type) and inspect.isabstract(factory):
+        # caught here, at registration, rather than in the middle of someone's spec
+        missing = ", ".join(sorted(factory.__abstractmethods__))
+        msg = (
+            f"{kind} {name!r}: {factory.__module__}.{factory.__qualname__} does not "
+            f"implement {missing}"
         )
         raise RegistryError(msg)
 
@@ -124,10 +132,14 @@ def check_parameters(factory: Callable[..., Any], name: str, params: Mapping[str
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     if not takes_any:
         for key in params:
-            if key not in accepted:
+            if key in accepted:
+                continue
+            if not accepted:
+                msg = f"unknown parameter {key!r} for {name!r}, which takes no parameters"
+            else:
                 msg = unknown("parameter", key, accepted, "accepted").replace(
                     f"parameter {key!r}", f"parameter {key!r} for {name!r}", 1)
-                raise SpecError(msg, path)
+            raise SpecError(msg, path)
     try:
         signature.bind(**params)
     except TypeError as exc:
@@ -153,10 +165,11 @@ class RegistrationView:
         """Stage ``factory`` under ``kind``/``name``; a taken name is a ``RegistryError``."""
         _check_kind(kind)
         _check_factory(kind, name, factory)
+        entry = Entry(kind, name, factory, self._owner, self._version)
         taken = self._staged.get((kind, name)) or self._registry._lookup(kind, name)
         if taken is not None:
-            raise RegistryError(_clash_message(kind, name, taken.provider, self._owner))
-        self._staged[(kind, name)] = Entry(kind, name, factory, self._owner, self._version)
+            raise RegistryError(_clash_message(kind, name, taken.provider, entry.provider))
+        self._staged[(kind, name)] = entry
 
     def names(self, kind: str) -> list[str]:
         """Registered plus staged names of ``kind``, sorted."""
@@ -210,10 +223,15 @@ class Registry:
             try:
                 from npframe.plugins import load_plugins
 
-                self._failures = load_plugins(self, self._entry_points)
+                self._failures = load_plugins(self, self._entry_points, warn=False)
             finally:
                 self._loading = False
                 self._loaded = True
+        # Warn only once everything is in place and the lock is released: under
+        # ``-W error`` a warning is an exception, and it must not cut loading short.
+        from npframe.plugins import warn_failures
+
+        warn_failures(self._failures)
 
     def failures(self) -> list[Any]:
         """The ``PluginFailure`` of every plugin that failed to load."""
@@ -287,7 +305,8 @@ class Registry:
         check_parameters(factory, name, params, path)
         try:
             component = factory(**params)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # converters and validators (attrs' or hand-written) report bad values so
             msg = f"invalid parameters for {kind} {name!r}: {exc}"
             raise SpecError(msg, path) from None
         base = KINDS[kind]

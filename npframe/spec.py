@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import secrets
 import tomllib
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from attrs import field, frozen
 
 from npframe._names import listing, unknown
@@ -35,16 +37,25 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _int(value: Any, path: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+#: Seeds are stored as signed 64-bit integers (TOML, JSON readers, model files).
+SEED_LIMIT = 2**63
+
+
+def _int(value: Any, path: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as a Python int in ``[minimum, maximum)``; ``True``, ``4.0``, ``"4"`` are not."""
+    if maximum is not None:
+        kind = f"an int in [{minimum}, {'2**63' if maximum == SEED_LIMIT else maximum})"
+    else:
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # NumPy integers too; stored as plain int so the spec stays plain
+    else:
         if isinstance(value, float) and value.is_integer() and value >= minimum:
             msg = f"must be an int (got float {value!r}; write {int(value)})"
         else:
-            kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
             msg = f"must be {kind} (got {value!r})"
         raise SpecError(msg, path)
-    if value < minimum:
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if value < minimum or (maximum is not None and value >= maximum):
         raise SpecError(f"must be {kind} (got {value!r})", path)
     return value
 
@@ -70,10 +81,31 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) 
             raise SpecError(unknown("key", key, allowed, "allowed"), f"{prefix}{key}")
 
 
+_REQUIRED_HINTS = {
+    "input": "the number of input features, e.g. input = 2",
+    "layers": "a list of layer tables, each with units and activation",
+    "units": "the layer's number of outputs, e.g. units = 4",
+    "activation": 'a registered activation name, e.g. activation = "relu"',
+}
+
+
 def _require(data: Mapping[str, Any], key: str, prefix: str) -> Any:
     if key not in data:
-        raise SpecError("required key is missing", f"{prefix}{key}")
+        raise SpecError(f"required key is missing ({_REQUIRED_HINTS[key]})", f"{prefix}{key}")
     return data[key]
+
+
+def _dtype(value: Any) -> str:
+    """``"float32"`` / ``"float64"``; ``np.float32`` and ``np.dtype("float32")`` normalize."""
+    if isinstance(value, str):
+        if value in DTYPES:
+            return value
+    elif isinstance(value, np.dtype) or (isinstance(value, type)
+                                          and issubclass(value, np.generic)):
+        name = np.dtype(value).name
+        if name in DTYPES:
+            return name
+    raise SpecError(unknown("dtype", value, DTYPES, "allowed"), "dtype")
 
 
 def _plain(value: Any, path: str) -> Any:
@@ -281,14 +313,11 @@ class NetworkSpec:
         if data.get("schedule") is not None:
             kwargs["schedule"] = ComponentSpec.parse(data["schedule"], "schedule", "schedule")
         if "dtype" in data:
-            dtype = data["dtype"]
-            if dtype not in DTYPES:
-                raise SpecError(unknown("dtype", dtype, DTYPES, "allowed"), "dtype")
-            kwargs["dtype"] = dtype
+            kwargs["dtype"] = _dtype(data["dtype"])
         if "standardize" in data:
             kwargs["standardize"] = _bool(data["standardize"], "standardize")
         if data.get("seed") is not None:
-            kwargs["seed"] = _int(data["seed"], "seed", minimum=0)
+            kwargs["seed"] = _int(data["seed"], "seed", minimum=0, maximum=SEED_LIMIT)
         if "metrics" in data:
             metrics = data["metrics"]
             if isinstance(metrics, str):

@@ -17,7 +17,7 @@ from npframe.errors import DivergenceError
 if TYPE_CHECKING:
     from npframe.network import Network
 
-__all__ = ["Workspace", "batch_bounds", "train_epoch"]
+__all__ = ["Workspace", "backprop", "batch_bounds", "train_epoch"]
 
 
 def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
@@ -38,6 +38,18 @@ class Workspace:
 
 def _step(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
     """One forward/backward/update on a batch; returns the batch loss before the update."""
+    loss = backprop(net, X, Y, ws)
+    if math.isfinite(loss):
+        net.optimizer.step(net._params, net._grads)
+    return loss
+
+
+def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
+    """Forward and backward on a batch: fills ``net._grads``, returns the batch loss.
+
+    The gradients are those of the batch's mean loss; they are left as they were when
+    the loss is not finite. ``Network.gradients`` and the training step share this.
+    """
     layers = net.layers
     inputs = [X]
     zs, acts = [], []
@@ -54,7 +66,6 @@ def _step(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
         grad_x = ws.grad_x[i]
         layers[i].backward(inputs[i], zs[i], acts[i], grad, grads_W[i], grads_b[i], grad_x)
         grad = grad_x
-    net.optimizer.step(net._params, net._grads)
     return loss
 
 

@@ -8,7 +8,16 @@ declares theirs, so the built-ins prove the plugin path on every import.
 from __future__ import annotations
 
 import npframe
-from npframe_builtins import activations, datasets, initializers, losses, optimizers
+from npframe_builtins import (
+    activations,
+    datasets,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    schedules,
+    tutorial_metric,
+)
 
 __all__ = ["npframe_register"]
 
@@ -18,7 +27,10 @@ COMPONENTS = [
     *losses.REGISTRY,
     *initializers.REGISTRY,
     *optimizers.REGISTRY,
+    *metrics.REGISTRY,
+    *schedules.REGISTRY,
     *datasets.REGISTRY,
+    *tutorial_metric.REGISTRY,
 ]
 
 
