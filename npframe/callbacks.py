@@ -207,29 +207,15 @@ class ModelCheckpoint(Callback):
         self._save(trained, logs)
 
     def _monitored(self, logs: dict[str, float]) -> float:
-        if self.monitor not in logs:
-            hint = " (pass validation_data to fit, or monitor='loss')" if (
-                self.monitor.startswith("val_")) else ""
-            msg = (
-                f"ModelCheckpoint: monitor {self.monitor!r} is not in the epoch's logs "
-                f"(available: {', '.join(sorted(logs)) or 'none'}){hint}"
-            )
-            raise ValueError(msg)
-        return float(logs[self.monitor])
-
-    def _greater_is_better(self) -> bool:
-        if self.mode != "auto":
-            return self.mode == "max"
-        name = self.monitor.removeprefix("val_")
-        metric = getattr(self.network, "metrics", {}).get(name)
-        return bool(getattr(metric, "greater_is_better", False))
+        return _monitored_value("ModelCheckpoint", self.monitor, logs)
 
     def _improves(self, value: float) -> bool:
         if value != value:  # NaN never improves
             return False
         if self.best is None:
             return True
-        return value > self.best if self._greater_is_better() else value < self.best
+        maximize = _maximize(self.network, self.monitor, self.mode)
+        return value > self.best if maximize else value < self.best
 
     def _save(self, trained: int, logs: dict[str, float]) -> None:
         from npframe.io import save

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,7 +37,7 @@ class CLIError(Exception):
 
 
 # -- argument types ------------------------------------------------------------------------
-def _int_at_least(minimum: int, what: str):
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     from npframe.registry import KINDS
 
     plugins.add_argument("--kind", choices=list(KINDS), help="only this kind of component")
+    plugins.add_argument("--json", action="store_true",
+                         help="the whole report as JSON, for scripts")
     plugins.set_defaults(handler=_cmd_plugins)
     return parser
 
@@ -298,27 +300,16 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     )
     elapsed = time.perf_counter() - start
     net.save(model_path)
-    if plot_path is not None:
+    if plot_path is not None and history.loss:
         plot_history(history, plot_path, title=f"{Path(args.spec).name}: {_architecture(spec)}")
 
-    if args.data is not None:
-        source = f"{args.data}: {dataset.X.shape[0]} samples"
-    else:
-        source = f"dataset {spec.train.dataset.name!r}: {dataset.X.shape[0]} samples"
-    n_val = round(dataset.X.shape[0] * split) if split else 0
-    if n_val:
-        source += f" ({n_val} held out for validation)"
-    if dataset.X_test is not None and dataset.y_test is not None:
-        source += f", {dataset.X_test.shape[0]} test samples"
-    if dataset.feature_names or dataset.target_names:
-        source += (f"; inputs {', '.join(dataset.feature_names) or '?'}"
-                   f" -> targets {', '.join(dataset.target_names) or '?'}")
+    source = args.data if args.data is not None else f"dataset {spec.train.dataset.name!r}"
     batches = "full batch" if batch_size in (None, "full") else f"batch size {batch_size}"
     rows = [
         ("network", f"{_architecture(spec)}  ({_plural(net.n_parameters, 'parameter')}, "
                     f"{spec.dtype}{', standardized' if spec.standardize else ''}, "
                     f"seed {spec.seed})"),
-        ("data", source),
+        ("data", _describe_data(source, dataset, split)),
         ("training", f"{_plural(len(history.loss), 'epoch')} in {elapsed:.1f} s, {batches}, "
                      f"{spec.loss.name} loss, {_component(spec.optimizer)}"),
     ]
@@ -329,19 +320,36 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         rows.append(("test", _logs_line(net.evaluate_metrics(dataset.X_test, dataset.y_test))))
     rows.append(("model", str(model_path)))
     if plot_path is not None:
-        rows.append(("plot", str(plot_path)))
+        rows.append(("plot", str(plot_path) if history.loss else "none: no epochs trained"))
     print(f"trained {args.spec}", file=out)
     print(_table(rows), file=out)
     if spec.standardize and history.loss:
-        print("  (losses on the standardized scale, metrics on the raw scale)", file=out)
-    if dataset.examples is not None and len(dataset.examples):
+        metrics = ", metrics on the raw scale" if net.metrics else ""
+        print(f"  (losses on the standardized scale{metrics})", file=out)
+    examples = dataset.examples
+    if examples is not None and examples.ndim == 2 and examples.shape[1:] == (net.n_inputs,):
         print(file=out)
         print(_examples_table(net, dataset), file=out)
     return EXIT_OK
 
 
+def _describe_data(source: str, dataset: Any, split: float) -> str:
+    """``"data.csv: 120 samples (30 held out for validation); inputs a, b -> targets y"``."""
+    n = dataset.X.shape[0]
+    text = f"{source}: {n} samples"
+    n_val = round(n * split) if split else 0
+    if n_val:
+        text += f" ({n_val} held out for validation)"
+    if dataset.X_test is not None and dataset.y_test is not None:
+        text += f", {dataset.X_test.shape[0]} test samples"
+    if dataset.feature_names or dataset.target_names:
+        text += (f"; inputs {', '.join(dataset.feature_names) or '?'}"
+                 f" -> targets {', '.join(dataset.target_names) or '?'}")
+    return text
+
+
 def _examples_table(net: Any, dataset: Any) -> str:
-    X = np.asarray(dataset.examples, dtype=np.float64).reshape(-1, net.n_inputs)
+    X = np.asarray(dataset.examples, dtype=np.float64)
     pred = net.predict(X)
     inputs = list(dataset.feature_names) or [f"x{i}" for i in range(net.n_inputs)]
     outputs = list(dataset.target_names) or [f"y{i}" for i in range(net.n_outputs)]
@@ -444,12 +452,12 @@ def _cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
                f"standardize = {str(spec.standardize).lower()}", f"seed {spec.seed}"]
     print(f"  {', '.join(options)}", file=out)
     print("components:", file=out)
-    rows: list[tuple[str, str, str]] = []
+    components: list[tuple[str, str, str]] = []
     for kind, _path, ref in spec.component_refs():
         row = (kind, _component(ref), registry.entry(kind, ref.name).provider)
-        if row not in rows:
-            rows.append(row)
-    print(_table(rows), file=out)
+        if row not in components:
+            components.append(row)
+    print(_table(components), file=out)
     if spec.train is not None:
         t = spec.train
         parts = [f"dataset {_component(t.dataset)}" if t.dataset else "no dataset (use --data)",
@@ -464,25 +472,17 @@ def _cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
 
 # -- plugins -------------------------------------------------------------------------------
 def _cmd_plugins(args: argparse.Namespace, out: IO[str]) -> int:
-    from npframe.registry import default_registry
+    import json
 
-    registry = default_registry()
+    from npframe import plugins
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginWarning)  # listed below instead
-        entries = registry.entries(args.kind)
-        failures = registry.failures()
-    kinds: dict[str, list[Any]] = {}
-    for entry in entries:
-        kinds.setdefault(entry.kind, []).append(entry)
-    for kind, group in kinds.items():
-        print(kind, file=out)
-        print(_table([(e.name, e.provider) for e in group]), file=out)
-    if not entries:
-        print(f"no {args.kind or ''} components registered".replace("  ", " "), file=out)
-    if failures:
-        print("failed to load", file=out)
-        for failure in failures:
-            print(f"  {failure}", file=out)
+        warnings.simplefilter("ignore", PluginWarning)  # the report lists the failures
+        report = plugins.report()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2), file=out)
+    else:
+        out.write(plugins.format_report(report, kind=args.kind))
     return EXIT_OK
 
 

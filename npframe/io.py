@@ -56,6 +56,7 @@ _SCALER_KEYS = ("x_mean", "x_std", "y_mean", "y_std")
 _SCALARS = ("format_version", "npframe_version", "spec", "rng", "epoch")
 _PREFIXES = ("weights/", "optimizer/", "scaler/")
 _NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
+_MAX_DEFLATE_RATIO = 1100  # deflate's ceiling is ~1032:1
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 
 
@@ -92,8 +93,10 @@ def save(network: Network, path: str | os.PathLike[str]) -> None:
         raise ValueError(msg)
     folder = path.parent
     if not folder.is_dir():
-        reason = "is not a folder" if folder.exists() else "does not exist"
-        msg = f"cannot save model: folder '{folder}' {reason} (create it first)"
+        if folder.exists():
+            msg = f"cannot save model: '{folder}' is not a folder"
+            raise NotADirectoryError(errno.ENOTDIR, msg, str(path))
+        msg = f"cannot save model: folder '{folder}' does not exist (create it first)"
         raise FileNotFoundError(errno.ENOENT, msg, str(path))
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "cannot save model over a folder", str(path))
@@ -303,8 +306,28 @@ def _describe(exc: BaseException) -> str:
 
 
 def _check_header(archive: zipfile.ZipFile, member: str, name: str, path: Path) -> None:
-    """Read only the .npy header: the dtype must be plain and the size must add up."""
+    """Read only the .npy header: the dtype must be plain and the size must add up.
+
+    The member's declared size must also be possible for its compressed size (deflate
+    expands at most ~1032:1), so a small file cannot make ``load`` allocate gigabytes.
+    """
     info = archive.getinfo(member)
+    if info.flag_bits & 0x1:
+        raise ModelFileError(f"{path}: member {name!r} is encrypted; model files never are")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        msg = (
+            f"{path}: member {name!r} uses zip compression method {info.compress_type}; "
+            "model files are stored or deflated (np.savez / np.savez_compressed)"
+        )
+        raise ModelFileError(msg)
+    limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
+        _MAX_DEFLATE_RATIO * max(info.compress_size, 1))
+    if info.file_size > limit:
+        msg = (
+            f"{path}: member {name!r} claims {info.file_size} bytes from "
+            f"{info.compress_size} stored bytes, which is impossible; the file is corrupt"
+        )
+        raise ModelFileError(msg)
     with archive.open(member) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):

@@ -84,8 +84,9 @@ class Network:
         self._grad_W = [np.zeros_like(layer.W) for layer in self.layers]
         self._grad_b = [np.zeros_like(layer.b) for layer in self.layers]
         self._grads = [g for pair in zip(self._grad_W, self._grad_b, strict=True) for g in pair]
-        self._workspaces: dict[int, training.Workspace] = {}
-        self._shuffle_buf: tuple[np.ndarray, np.ndarray] | None = None
+        self._workspaces: dict[tuple[int, tuple[str, ...]], training.Workspace] = {}
+        #: What the epochs of the running ``fit`` share (``training._EpochData``).
+        self._train_data: Any = None
         self.scaler: Standardizer | None = None
         #: Epochs trained so far, across ``fit`` calls and ``save``/``load``.
         self.epoch = 0
@@ -169,19 +170,13 @@ class Network:
             X, y = scaler.transform_x(X), scaler.transform_y(y)
         return X, y
 
-    def _workspace(self, n: int) -> training.Workspace:
-        ws = self._workspaces.get(n)
+    def _workspace(self, n: int, orders: tuple[str, ...]) -> training.Workspace:
+        ws = self._workspaces.get((n, orders))
         if ws is None:
             if len(self._workspaces) > 4:  # keep memory bounded across many shapes
                 self._workspaces.clear()
-            ws = self._workspaces[n] = training.Workspace(self, n)
+            ws = self._workspaces[n, orders] = training.Workspace(self, n, orders)
         return ws
-
-    def _shuffle_buffers(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        buf = self._shuffle_buf
-        if buf is None or buf[0].shape != X.shape or buf[1].shape != Y.shape:
-            buf = self._shuffle_buf = (np.empty_like(X), np.empty_like(Y))
-        return buf
 
     # -- inference ---------------------------------------------------------------------
     def _forward(self, X: np.ndarray) -> np.ndarray:
@@ -310,7 +305,7 @@ class Network:
                 if self.stop_training:
                     break
         finally:
-            self._shuffle_buf = None
+            self._train_data = None
         hooks.call("on_train_end", {"epochs_trained": len(history.loss)})
         return history
 

@@ -83,7 +83,7 @@ def _allowed() -> set[str] | None:
     raw = os.environ.get(ENV_VAR)
     if raw is None:
         return None
-    return {_normalize(part) for part in raw.split(",") if part.strip()}
+    return {_normalize(part.strip()) for part in raw.split(",") if part.strip()}
 
 
 def iter_entry_points(group: str = ENTRY_POINT_GROUP) -> list[Any]:
@@ -285,10 +285,15 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
             for row in rows]
 
 
-def format_report(plugin_report: PluginReport | None = None) -> str:
-    """``report()`` as the text ``npframe plugins`` prints."""
+def format_report(plugin_report: PluginReport | None = None, *, kind: str | None = None,
+                  ) -> str:
+    """``report()`` as text for ``npframe plugins``: distributions, components by kind
+    (only ``kind`` when given) with provider and factory, then the failures."""
     from npframe._version import __version__
+    from npframe.registry import _check_kind
 
+    if kind is not None:
+        _check_kind(kind)
     rep = report() if plugin_report is None else plugin_report
     if rep.env is None:
         env = f"{ENV_VAR} is not set: every installed plugin loads"
@@ -302,8 +307,10 @@ def format_report(plugin_report: PluginReport | None = None) -> str:
                           ", ".join(d.entry_points)] for d in rep.distributions])
     else:
         lines.append("  (none)")
-    for kind, entries in rep.by_kind().items():
-        lines += ["", f"{kind} ({len(entries)})"]
+    for section, entries in rep.by_kind().items():
+        if kind is not None and section != kind:
+            continue
+        lines += ["", f"{section} ({len(entries)})"]
         if entries:
             lines += _table([[e.name, e.provider, _factory_name(e.factory)] for e in entries])
         else:

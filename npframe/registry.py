@@ -306,8 +306,10 @@ class Registry:
         try:
             component = factory(**params)
         except (TypeError, ValueError, ArithmeticError) as exc:
-            # converters and validators (attrs' or hand-written) report bad values so
-            msg = f"invalid parameters for {kind} {name!r}: {exc}"
+            # converters and validators (attrs' or hand-written) report bad values so;
+            # attrs puts its message first and the attribute, bounds, value after it
+            detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            msg = f"invalid parameters for {kind} {name!r}: {detail}"
             raise SpecError(msg, path) from None
         base = KINDS[kind]
         if base is not None and not isinstance(component, base):

@@ -102,8 +102,10 @@ def test_train_the_tutorial_end_to_end(tmp_path):
     assert "2 -> 4 relu -> 4 relu -> 3 linear  (47 parameters, float64, standardized, seed 42)" \
         in out
     assert "dataset 'tutorial': 7000 samples, 3000 test samples" in out
-    assert re.search(r"^  final +loss \S+$", out, re.M)
-    assert re.search(r"^  test +loss \S+$", out, re.M)
+    # the spec's metrics = ["mae"], on the training data and on the test split
+    assert re.search(r"^  final +loss \S+  mae \S+$", out, re.M)
+    assert re.search(r"^  test +loss \S+  mae \S+$", out, re.M)
+    assert "(losses on the standardized scale, metrics on the raw scale)" in out
     assert re.search(r"^  model +tutorial\.npz$", out, re.M)  # default: SPEC's name, here
     # the tutorial's four queries, answered on the raw scale
     assert re.search(r"^ +a +b +-> +a\+b +a-b +\|a-b\|$", out, re.M)
@@ -111,7 +113,7 @@ def test_train_the_tutorial_end_to_end(tmp_path):
     # stderr is a pipe, so progress comes as plain lines: first and last epoch
     progress = result.stderr.splitlines()
     assert progress[0].startswith("epoch 1/3  loss=")
-    assert re.match(r"epoch 3/3  loss=\S+  \[[\d.]+ epoch/s, \S+ total\]$", progress[-1])
+    assert re.match(r"epoch 3/3  loss=\S+ mae=\S+  \[[\d.]+ epoch/s, \S+ total\]$", progress[-1])
     assert "\r" not in result.stderr
     assert png_size(tmp_path / "loss.png") == (800, 500)
     net = npframe.load(tmp_path / "tutorial.npz")
@@ -283,6 +285,18 @@ def test_divergence_is_bad_input_not_a_crash(workdir, tmp_path, monkeypatch, cap
     assert "the loss became" in capsys.readouterr().err
 
 
+def test_zero_epochs_save_the_untrained_model_and_draw_no_plot(workdir, tmp_path, monkeypatch,
+                                                               capsys):
+    monkeypatch.chdir(workdir)
+    code = cli.main(["train", "net.toml", "--data", "data.csv", "--epochs", "0", "--seed", "5",
+                     "--plot", str(tmp_path / "p.png"), "--out", str(tmp_path / "m.npz")])
+    assert code == 0
+    assert re.search(r"^  plot +none: no epochs trained$", capsys.readouterr().out, re.M)
+    assert not (tmp_path / "p.png").exists()
+    net = npframe.load(tmp_path / "m.npz")
+    assert (net.epoch, net.spec.seed) == (0, 5)
+
+
 def test_missing_matplotlib_is_reported_before_training(workdir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.chdir(workdir)
@@ -338,17 +352,21 @@ def npframe_register(registry):
 '''
 
 
+def fake_distribution(site: Path, name: str, version: str, entry_points: str) -> None:
+    """A ``.dist-info`` folder: what ``pip install`` leaves, minus the files."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[npframe]\n{entry_points}\n")
+
+
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
-    """An installed-looking distribution with a working and a broken entry point."""
+    """Two installed-looking plugins on PYTHONPATH: one works, one fails to import."""
     site = tmp_path_factory.mktemp("site")
-    info = site / "npframe_cli_test_plugins-0.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: npframe-cli-test-plugins\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text(
-        "[npframe]\nexplode = npframe_cli_explode\nbroken = npframe_cli_no_such_module\n")
+    fake_distribution(site, "npframe-cli-explode", "0.3", "explode = npframe_cli_explode")
     (site / "npframe_cli_explode.py").write_text(textwrap.dedent(PLUGIN))
+    fake_distribution(site, "npframe-cli-broken", "0.1", "broken = npframe_cli_no_such_module")
     return site
 
 
@@ -357,13 +375,26 @@ def test_plugins_lists_components_and_failures(plugin_site):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     version = npframe.__version__
-    assert re.search(rf"^activation\n(  \S+ +npframe {version}\n)*  explode +"
-                     r"npframe-cli-test-plugins 0.3$", out, re.M)
-    assert re.search(rf"^optimizer\n(  \S+ +.*\n)*  sgd +npframe {version}$", out, re.M)
-    assert re.search(r"^failed to load\n  npframe plugin 'broken' \(npframe-cli-test-plugins "
-                     r"0.3\) failed to load: ModuleNotFoundError: No module named "
+    assert re.search(r"^  npframe-cli-explode 0.3 +loaded +1 components +"
+                     r"explode = npframe_cli_explode$", out, re.M)
+    assert re.search(r"^activation \(\d+\)\n(  .*\n)*  explode +npframe-cli-explode 0.3 +"
+                     r"npframe_cli_explode.Explode$", out, re.M)
+    assert re.search(rf"^optimizer \(\d+\)\n(  .*\n)*  sgd +npframe {version} ", out, re.M)
+    assert re.search(r"^Failed plugins \(1\)\n  npframe plugin 'broken' \(npframe-cli-broken "
+                     r"0.1\) failed to load: ModuleNotFoundError: No module named "
                      r"'npframe_cli_no_such_module'$", out, re.M)
     assert result.stderr == ""  # listed, so not warned about as well
+
+
+def test_plugins_json_and_kind(capsys):
+    assert cli.main(["plugins", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    sgd = next(c for c in report["components"]["optimizer"] if c["name"] == "sgd")
+    assert (sgd["distribution"], sgd["version"]) == ("npframe", npframe.__version__)
+    assert cli.main(["plugins", "--kind", "dataset"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset (" in out and "tutorial" in out and "activation (" not in out
+    assert cli.main(["plugins", "--kind", "widget"]) == 2
 
 
 def test_unexpected_error_exits_1_with_a_traceback(workdir, plugin_site, tmp_path):
@@ -374,8 +405,9 @@ def test_unexpected_error_exits_1_with_a_traceback(workdir, plugin_site, tmp_pat
     assert result.returncode == 1
     err = result.stderr
     # the broken plugin is a short warning, not Python's two-line format
-    assert err.splitlines()[0].startswith(
-        "npframe: warning: npframe plugin 'broken' (npframe-cli-test-plugins 0.3) failed to load")
+    assert err.splitlines()[0] == (
+        "npframe: warning: npframe plugin 'broken' (npframe-cli-broken 0.1) failed to load: "
+        "ModuleNotFoundError: No module named 'npframe_cli_no_such_module'")
     assert "Traceback (most recent call last)" in err
     assert "RuntimeError: boom" in err
     assert err.rstrip().endswith("please report it with the traceback above")

@@ -202,8 +202,8 @@ def _fit_twice_vs_once(reg, data, tmp_path, *, n, m, batch_size, shuffle, spec):
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(("batch_size", "shuffle"), [(None, True), (None, False), (6, True),
-                                                     (6, False)])
+# full batch never draws a permutation, so shuffle=True covers full batch without it too
+@pytest.mark.parametrize(("batch_size", "shuffle"), [(None, True), (6, True), (6, False)])
 @pytest.mark.parametrize(("standardize", "schedule"), [(False, None), (True, "test_halving")])
 def test_resume_equals_uninterrupted(reg, data, tmp_path, optimizer, dtype, batch_size, shuffle,
                                      standardize, schedule):
@@ -350,6 +350,50 @@ def test_header_that_lies_about_its_size_is_refused(tmp_path):
         f.write(b"\0" * 16)
     with pytest.raises(ModelFileError, match=r"declares shape \(1000000000000,\).*corrupt"):
         npframe.load(path)
+
+
+def test_deflated_archives_from_other_tools_load(reg, data, tmp_path):
+    path = tmp_path / "m.npz"
+    net = trained(reg, data, optimizer="test_momentum")
+    net.save(path)
+    arrays = members(path)
+    np.savez_compressed(path, **arrays)
+    np.testing.assert_array_equal(npframe.load(path, registry=reg).predict(data[0]),
+                                  net.predict(data[0]))
+
+
+def test_other_compression_methods_are_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as zf, \
+            zf.open("epoch.npy", "w") as f:
+        np.lib.format.write_array(f, np.array(3))
+    with pytest.raises(ModelFileError, match="compression method 12"):
+        npframe.load(path)
+
+
+def test_impossible_decompressed_size_is_refused(tmp_path):
+    """A deflated member whose directory entry claims 1 GB from ~100 bytes."""
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf, \
+            zf.open("epoch.npy", "w") as f:
+        np.lib.format.write_array(f, np.zeros(1000))
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    raw[central + 24:central + 28] = (10**9).to_bytes(4, "little")  # uncompressed size
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"claims 1000000000 bytes from \d+ stored bytes"):
+        npframe.load(path)
+
+
+def test_encrypted_member_is_refused(reg, data, tmp_path):
+    path = tmp_path / "m.npz"
+    trained(reg, data).save(path)
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    raw[central + 8] |= 0x1  # general purpose flag: encrypted
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="is encrypted"):
+        npframe.load(path, registry=reg)
 
 
 # -- broken files -------------------------------------------------------------------------------
@@ -507,6 +551,17 @@ def test_every_missing_component_is_named(tmp_path, reg, data):
         npframe.load(path, registry=Registry())
 
 
+def test_parameter_the_installed_component_lacks(reg, data, tmp_path):
+    path = tmp_path / "m.npz"
+    spec = make_spec(optimizer={"name": "test_momentum", "beta": 0.5})
+    npframe.Network.from_spec(spec, registry=reg).save(path)
+    older = Registry()
+    older.register("optimizer", "test_momentum", npframe.registry.get("optimizer", "sgd"))
+    with pytest.raises(SpecError, match=r"^optimizer: unknown parameter 'beta' for "
+                                        r"'test_momentum'.*\(in the spec stored in .*m\.npz\)"):
+        npframe.load(path, registry=older)
+
+
 def test_training_dataset_plugin_is_not_needed_to_load(reg, data, tmp_path):
     spec = make_spec()
     spec["train"] = {"dataset": "tutorial", "epochs": 3}
@@ -611,6 +666,12 @@ def test_missing_folder_is_an_error_not_a_mkdir(saved, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"folder '.*not/there' does not exist"):
         net.save(target)
     assert not (tmp_path / "not").exists()
+
+
+def test_file_as_folder_is_refused(saved, tmp_path):
+    net, path, _ = saved
+    with pytest.raises(NotADirectoryError, match=r"model\.npz' is not a folder"):
+        net.save(path / "inner.npz")
 
 
 def test_folder_path_is_refused(saved, tmp_path):

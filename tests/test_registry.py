@@ -231,6 +231,29 @@ def test_invalid_values_become_spec_errors(small, value, pattern):
         small.create("optimizer", {"name": "sgd", "learning_rate": value})
 
 
+def test_attrs_validator_messages_are_reported_without_their_internals(small):
+    @define
+    class Mode(Activation):
+        mode: str = field(default="a", validator=validators.in_(("a", "b")))
+        flag: bool = field(default=False, validator=validators.instance_of(bool))
+
+        def forward(self, z):
+            return z
+
+        def backward(self, z, a, grad_a):
+            return grad_a
+
+    small.register("activation", "mode", Mode)
+    with pytest.raises(SpecError) as info:
+        small.create("activation", {"name": "mode", "mode": "c"})
+    assert str(info.value) == ("activation: invalid parameters for activation 'mode': "
+                               "'mode' must be in ('a', 'b') (got 'c')")
+    with pytest.raises(SpecError, match=r"^activation: invalid parameters for activation 'mode': "
+                                        r"'flag' must be <class 'bool'> \(got 1 that is a "
+                                        r"<class 'int'>\)\.$"):
+        small.create("activation", {"name": "mode", "flag": 1})
+
+
 def test_invalid_values_for_the_builtin_sgd_become_spec_errors():
     with pytest.raises(SpecError, match=r"^optimizer: invalid parameters for optimizer 'sgd'"):
         npframe.registry.create("optimizer", {"name": "sgd", "learning_rate": -1.0})

@@ -425,8 +425,10 @@ def test_a_json_file_holding_a_list_is_an_error(tmp_path):
 
 # -- Hypothesis: malformed specs only ever raise SpecError ----------------------------------------
 _NAMES = st.sampled_from([
-    "relu", "linear", "sigmoid", "mse", "he", "sgd", "tutorial", "name", "units", "activation",
-    "input", "layers", "learning_rate", "float32", "float64", "seed", "", "rleu",
+    "relu", "linear", "sigmoid", "tanh", "mse", "mae", "he", "glorot", "sgd", "adam", "momentum",
+    "step", "tutorial", "name", "units", "activation", "input", "layers", "learning_rate",
+    "momentum", "beta1", "n_samples", "float32", "float64", "seed", "metrics", "schedule",
+    "train", "epochs", "", "rleu",
 ])
 _SCALARS = (
     st.none() | st.booleans() | st.integers(-3, 8)

@@ -41,6 +41,14 @@ class ReLU(Activation):
     def backward(self, z, a, grad_a):
         return grad_a * (z > 0)
 
+    # The optional in-place protocol of ``npframe.layer`` (same results, no allocation).
+    def forward_into(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def backward_into(self, z, a, grad_a, out):
+        np.greater(z, 0, out=out)  # the mask as 1.0 / 0.0, then scaled in place
+        return np.multiply(grad_a, out, out=out)
+
 
 @frozen
 class Linear(Activation):
@@ -51,6 +59,13 @@ class Linear(Activation):
 
     def backward(self, z, a, grad_a):
         return grad_a.copy()
+
+    # The optional in-place protocol of ``npframe.layer``: the identity copies nothing.
+    def forward_into(self, z, out):
+        return z
+
+    def backward_into(self, z, a, grad_a, out):
+        return grad_a
 
 
 @frozen

@@ -248,7 +248,7 @@ class _StatefulOptimizer(_GradientPreprocessing):
             missing = [f"{name}.{i}" for i in range(n) if i not in found.get(name, {})]
             if n == 0 or missing:
                 what = ", ".join(repr(m) for m in missing) or f"'{name}.0'"
-                raise ValueError(f"{where}: 'step' is {t} but {what} missing; "
+                raise ValueError(f"{where}: the state at step {t} lacks {what}; "
                                  f"expected {expected}")
         for i in range(n):
             shapes = {found[name][i].shape for name in names}
