@@ -11,7 +11,25 @@ import math
 
 import numpy as np
 
-__all__ = ["erfc_nonnegative", "log_softmax", "normal_cdf", "normal_pdf", "sigmoid", "softmax"]
+__all__ = [
+    "erfc_nonnegative",
+    "log_softmax",
+    "normal_cdf",
+    "normal_pdf",
+    "sigmoid",
+    "softmax",
+    "sum_of_products",
+]
+
+
+def sum_of_products(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` in one pass without a temporary, for arrays of the same shape.
+
+    ``einsum`` rather than ``np.vdot``: a BLAS dot may wake several threads, which
+    costs more than the arithmetic for the small arrays of a network.
+    """
+    axes = list(range(a.ndim))
+    return float(np.einsum(a, axes, b, axes, []))
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from attrs import field, frozen, validators
 
 from npframe import Loss
-from npframe_builtins._numeric import log_softmax, sigmoid, softmax
+from npframe_builtins._numeric import log_softmax, sigmoid, softmax, sum_of_products
 
 __all__ = [
     "BinaryCrossentropy",
@@ -188,7 +188,7 @@ class CategoricalCrossentropy(Loss):
     def value(self, y_true, y_pred):
         n = y_pred.shape[0]
         log_p = log_softmax(y_pred) if self.from_logits else np.log(_clip_probabilities(y_pred))
-        return float(-np.vdot(y_true, log_p) / n)
+        return -sum_of_products(y_true, log_p) / n
 
     def gradient(self, y_true, y_pred):
         n = y_pred.shape[0]

@@ -33,6 +33,7 @@ import numpy as np
 from attrs import define, field, validators
 
 from npframe import Optimizer
+from npframe_builtins._numeric import sum_of_products
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Momentum", "RMSprop"]
 
@@ -108,7 +109,7 @@ class _GradientPreprocessing(Optimizer):
                 np.clip(g, -clip_value, clip_value, out=w)
             work = out
         if clip_norm is not None:
-            total = math.sqrt(sum(float(np.vdot(g, g)) for g in work))
+            total = math.sqrt(sum(sum_of_products(g, g) for g in work))
             coef = clip_norm / (total + _CLIP_NORM_EPS)
             if coef < 1.0:
                 for g, w in zip(work, out, strict=True):

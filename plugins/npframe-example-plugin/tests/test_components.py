@@ -61,6 +61,9 @@ def test_orthogonal_is_orthogonal(npframe_rng, shape):
     small = min(shape)
     gram = W.T @ W if shape[0] >= shape[1] else W @ W.T
     assert np.allclose(gram, 4.0 * np.eye(small))
+
+
+def test_orthogonal_with_a_gain_passes_the_kit():
     check_initializer(npframe_example.Orthogonal(gain=2.0))
 
 
