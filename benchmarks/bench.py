@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import itertools
 import json
 import math
 import os
@@ -121,7 +122,7 @@ def make_init(sizes: list[int], seed: int = 0) -> list[tuple[np.ndarray, np.ndar
     """He-normal weights ``(fan_in, fan_out)`` and small random biases, float64."""
     rng = np.random.default_rng(seed)
     init = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         scale = math.sqrt(2.0 / fan_in)
         init.append((rng.standard_normal((fan_in, fan_out)) * scale,
                      rng.standard_normal(fan_out) * 0.1))
@@ -130,7 +131,7 @@ def make_init(sizes: list[int], seed: int = 0) -> list[tuple[np.ndarray, np.ndar
 
 def step_flops(sizes: list[int], m: int) -> float:
     """Matrix-product FLOPs of one step: forward, dW, and dX except for the first layer."""
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
     return 2.0 * m * (3 * weights - sizes[0] * sizes[1])
 
 
@@ -276,7 +277,8 @@ class TunedSxF(Impl):
                 d = prev
 
     def params(self):
-        return [(W.astype(np.float64), b.astype(np.float64)) for W, b in zip(self.W, self.b)]
+        return [(W.astype(np.float64), b.astype(np.float64))
+                for W, b in zip(self.W, self.b, strict=True)]
 
 
 class TunedFxS(Impl):
@@ -333,7 +335,7 @@ class TunedFxS(Impl):
 
     def params(self):
         return [(W.T.astype(np.float64), b[:, 0].astype(np.float64))
-                for W, b in zip(self.W, self.b)]
+                for W, b in zip(self.W, self.b, strict=True)]
 
 
 class GemmOnly(Impl):
@@ -527,7 +529,7 @@ class Sklearn(Impl):
 
     def params(self):
         return [(W.astype(np.float64), b.astype(np.float64))
-                for W, b in zip(self.mlp.coefs_, self.mlp.intercepts_)]
+                for W, b in zip(self.mlp.coefs_, self.mlp.intercepts_, strict=True)]
 
 
 IMPLS: dict[str, tuple[Any, str]] = {
@@ -552,6 +554,11 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
         return xs[0], xs[0], xs[0]
     q = statistics.quantiles(xs, n=4, method="inclusive")
     return q[0], q[1], q[2]
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    """The median of per-repetition ratios ``a[r] / b[r]``: measured side by side."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def cpu_busy() -> tuple[int, int]:
@@ -627,16 +634,16 @@ def bench_workload(key: str, names: list[str], reps: int, threads: int, quick: b
                    dtype=impls[name].dtype, gflops=flops / med / 1e9)
         for ref in TUNED:
             if ref in times:
-                row[f"vs_{ref}"] = statistics.median(a / b for a, b in zip(ts, times[ref]))
+                row[f"vs_{ref}"] = paired(ts, times[ref])
         if per_rep_tuned:
-            ratios = [a / b for a, b in zip(ts, per_rep_tuned)]
+            ratios = [a / b for a, b in zip(ts, per_rep_tuned, strict=True)]
             row["vs_tuned"] = statistics.median(ratios)
             row["vs_tuned_q"] = quartiles(ratios)
         if per_rep_floor:
-            row["gemm_fraction"] = statistics.median(f / a for f, a in zip(per_rep_floor, ts))
+            row["gemm_fraction"] = paired(per_rep_floor, ts)
         for other in ("npframe", "torch", "tutorial"):
             if other in times and other != name:
-                row[f"vs_{other}"] = statistics.median(a / b for a, b in zip(ts, times[other]))
+                row[f"vs_{other}"] = paired(ts, times[other])
         rows[name] = row
     sanity = {}
     Xe, Ye = X[:4096].astype(np.float64), Y[:4096].astype(np.float64)
@@ -667,8 +674,8 @@ def check_same_maths(threads: int, log=print) -> dict[str, Any]:
             continue
         impl.run(20)
         P = impl.params()
-        out[name] = max(float(np.abs(a - b).max()) for pa, pb in zip(P, P0)
-                        for a, b in zip(pa, pb))
+        out[name] = max(float(np.abs(a - b).max()) for pa, pb in zip(P, P0, strict=True)
+                        for a, b in zip(pa, pb, strict=True))
         log(f"  [check] {name}: max |param - numpy_sxf| after 20 epochs = {out[name]:.2e}")
     return out
 
@@ -819,7 +826,7 @@ def _pct(x: float | None) -> str:
 
 
 def _fmt_r(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}×"
+    return "-" if x is None else f"{x:.2f}x"
 
 
 def render(res: dict[str, Any]) -> str:
@@ -854,10 +861,10 @@ def render(res: dict[str, Any]) -> str:
         L.append("|---|---|---|---|---|---|---|---|---|---|")
         for name, r in wr["rows"].items():
             q = r.get("vs_tuned_q")
-            vt = (f"{_fmt_r(r.get('vs_tuned'))} [{q[0]:.2f}–{q[2]:.2f}]" if q else "-")
+            vt = (f"{_fmt_r(r.get('vs_tuned'))} [{q[0]:.2f}-{q[2]:.2f}]" if q else "-")
             bold = "**" if name == "npframe" else ""
             L.append(f"| {bold}{name}{bold} | {r['dtype']} | {_fmt_t(r['median'])} | "
-                     f"{_fmt_t(r['q1'])}–{_fmt_t(r['q3'])} | {vt} | "
+                     f"{_fmt_t(r['q1'])}-{_fmt_t(r['q3'])} | {vt} | "
                      f"{_fmt_r(r.get('vs_numpy_sxf'))} | {_fmt_r(r.get('vs_numpy_fxs'))} | "
                      f"{_fmt_r(r.get('vs_torch'))} | {r['gflops']:.1f} | "
                      f"{_pct(r.get('gemm_fraction'))} |")
@@ -870,11 +877,11 @@ def render(res: dict[str, Any]) -> str:
             v = wr["rows"]["npframe"].get("vs_tuned")
             if v is not None:
                 ok = "met" if v <= TARGETS[key] else "NOT met"
-                L.append(f"Target npframe ≤ {TARGETS[key]:.2f}× the faster tuned NumPy loop: "
-                         f"{v:.2f}× — {ok}.")
+                L.append(f"Target npframe ≤ {TARGETS[key]:.2f}x the faster tuned NumPy loop: "
+                         f"{v:.2f}x — {ok}.")
         if "npframe_plugin" in wr["rows"] and "npframe" in wr["rows"]:
             L.append(f"Plain-NumPy plugin ReLU ÷ built-in ReLU (paired): "
-                     f"{wr['rows']['npframe_plugin']['vs_npframe']:.2f}×.")
+                     f"{wr['rows']['npframe_plugin']['vs_npframe']:.2f}x.")
         L.append("")
     if res.get("memory"):
         L.append("## Memory (W2, 784-256-256-10, float32, one fresh process per row)")
@@ -893,8 +900,8 @@ def render(res: dict[str, Any]) -> str:
             tuned = [by[t]["peak_rss_train_kb"] for t in TUNED if t in by]
             if "npframe" in by and tuned and by["npframe"]["peak_rss_train_kb"]:
                 ratio = by["npframe"]["peak_rss_train_kb"] / min(tuned)
-                L.append(f"Batch {batch}: npframe's peak RSS ÷ the tuned loop's: {ratio:.2f}× "
-                         f"(target ≤ 1.20×).")
+                L.append(f"Batch {batch}: npframe's peak RSS ÷ the tuned loop's: {ratio:.2f}x "
+                         f"(target ≤ 1.20x).")
         L.append("")
         L.append("*Transient*: tracemalloc's peak above the steady state during one epoch "
                  "(NumPy reports its array buffers to tracemalloc). *fit* includes what one "

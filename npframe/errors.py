@@ -70,7 +70,11 @@ class DataError(NpframeError, ValueError):
 
 
 class DivergenceError(NpframeError, FloatingPointError):
-    """Training produced a non-finite loss; the offending update was not applied."""
+    """Training produced a non-finite loss or weights.
+
+    ``fit`` raises it naming the epoch, and leaves the network (weights, optimizer
+    state, shuffling stream) as it was when that epoch began: finite, never half-trained.
+    """
 
 
 class PluginWarning(UserWarning):

@@ -9,6 +9,7 @@ what tests use to get a clean slate.
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -116,6 +117,14 @@ def _split_reference(ref: Any, kind: str, path: str) -> tuple[str, dict[str, Any
         f"(got {type(ref).__name__} {ref!r})"
     )
     raise SpecError(msg, path)
+
+
+#: attrs' comparison validators say ``'lr' must be > 0.0: -1.0``; npframe says ``(got -1.0)``.
+_ATTRS_COMPARISON = re.compile(r"^('[^']+' must be (?:<|<=|>|>=|==|!=) [^:]+): (.+)$", re.DOTALL)
+
+
+def _got_style(detail: str) -> str:
+    return _ATTRS_COMPARISON.sub(r"\1 (got \2)", detail)
 
 
 def check_parameters(factory: Callable[..., Any], name: str, params: Mapping[str, Any],
@@ -309,7 +318,7 @@ class Registry:
             # converters and validators (attrs' or hand-written) report bad values so;
             # attrs puts its message first and the attribute, bounds, value after it
             detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-            msg = f"invalid parameters for {kind} {name!r}: {detail}"
+            msg = f"invalid parameters for {kind} {name!r}: {_got_style(detail)}"
             raise SpecError(msg, path) from None
         base = KINDS[kind]
         if base is not None and not isinstance(component, base):

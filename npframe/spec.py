@@ -302,7 +302,8 @@ class NetworkSpec:
         if not isinstance(layers, list | tuple):
             raise SpecError(f"must be a list of layer tables (got {_type_name(layers)})", "layers")
         if not layers:
-            raise SpecError("needs at least one layer", "layers")
+            msg = "needs at least one layer table with units and activation (got an empty list)"
+            raise SpecError(msg, "layers")
         kwargs: dict[str, Any] = {
             "input": _int(_require(data, "input", ""), "input"),
             "layers": tuple(LayerSpec.parse(v, f"layers[{i}]") for i, v in enumerate(layers)),

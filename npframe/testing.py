@@ -321,15 +321,14 @@ def _compare_gradient(label: str, analytic: np.ndarray, numeric: np.ndarray, kin
 
 
 def _check_instance(obj: Any, base: type, what: str) -> None:
-    if not isinstance(obj, base):
-        msg = (
-            f"{what} must be an instance of npframe.{base.__name__} "
-            f"(got {type(obj).__module__}.{type(obj).__qualname__}); did you pass the class "
-            "instead of an instance?" if isinstance(obj, type) else
-            f"{what} must be an instance of npframe.{base.__name__} "
-            f"(got {type(obj).__module__}.{type(obj).__qualname__})"
-        )
-        raise AssertionError(msg)
+    if isinstance(obj, base):
+        return
+    if isinstance(obj, type):
+        got = (f"the class {obj.__module__}.{obj.__qualname__}; pass an instance, "
+               f"e.g. {obj.__name__}()")
+    else:
+        got = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    raise AssertionError(f"{what} must be an instance of npframe.{base.__name__} (got {got})")
 
 
 def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -279,7 +279,8 @@ class Report:
     ``*_metric`` is ``tutorial_metric`` and ``*_mse`` npframe's ``mse``, both on the
     standardized scale the tutorial reports; ``mae`` is the test set's mean absolute
     error per output on the raw scale; ``predictions`` are for ``CASES`` on the raw
-    scale, next to their ``truth``.
+    scale, next to their ``truth``; ``dead_units`` counts, per hidden layer, the units
+    whose output is zero on every training sample (a dead ReLU no longer learns).
     """
 
     train_metric: float
@@ -290,6 +291,7 @@ class Report:
     cases: np.ndarray = field(eq=False)
     predictions: np.ndarray = field(eq=False)
     truth: np.ndarray = field(eq=False)
+    dead_units: tuple[int, ...] = ()
 
     def format(self) -> str:
         """A few aligned lines for a terminal."""
@@ -298,6 +300,8 @@ class Report:
             f"test:  mse {self.test_mse:.6g}   tutorial metric {self.test_metric:.6g}",
             "test mean absolute error (raw scale): " + "   ".join(
                 f"{name} {v:.4g}" for name, v in zip(TARGET_NAMES, self.mae, strict=True)),
+            "dead hidden units (zero on every training sample): " + (
+                " + ".join(map(str, self.dead_units)) or "none"),
             "predictions (raw scale)            a+b       a-b     |a-b|",
         ]
         for (a, b), pred, true in zip(self.cases, self.predictions, self.truth, strict=True):
@@ -333,6 +337,7 @@ def report(net: Network, data: TutorialData | None = None, cases: Any = CASES) -
         pred_test = scaler.transform_y(raw_test)
         pred_cases = net.predict(cases)
     mae = np.mean(np.abs(raw_test - data.y_test_raw), axis=0)
+    inputs = data.X_train if net.scaler is None else net.scaler.transform_x(data.X_train_raw)
     return Report(
         train_metric=tutorial_metric(data.y_train, pred_train),
         test_metric=tutorial_metric(data.y_test, pred_test),
@@ -340,5 +345,16 @@ def report(net: Network, data: TutorialData | None = None, cases: Any = CASES) -
         test_mse=float(np.mean((pred_test - data.y_test) ** 2)),
         mae=tuple(float(v) for v in mae),
         cases=cases, predictions=pred_cases, truth=targets(cases),
+        dead_units=_dead_units(net, inputs),
     )
+
+
+def _dead_units(net: Network, X: np.ndarray) -> tuple[int, ...]:
+    """Per hidden layer, how many units output zero for every row of ``X``."""
+    counts = []
+    a = np.asarray(X, dtype=net.dtype)
+    for layer in net.layers[:-1]:
+        _, a = layer.forward(a)
+        counts.append(int(np.sum(np.all(a == 0, axis=0))))
+    return tuple(counts)
 

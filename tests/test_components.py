@@ -427,3 +427,140 @@ def test_softmax_cross_entropy_equals_the_from_logits_form(rng):
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9)
     for wa, wb in zip(probs.get_weights(), logits.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-7, atol=1e-10)
+
+
+# -- formulas, pinned to hand-computed values --------------------------------------------
+def create(kind, ref):
+    return default_registry().create(kind, ref)
+
+
+def test_activation_values():
+    z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    values = {
+        "tanh": np.tanh(z),
+        "leaky_relu": np.array([[-0.02, -0.005, 0.0, 0.5, 2.0]]),
+        "elu": np.array([[math.expm1(-2.0), math.expm1(-0.5), 0.0, 0.5, 2.0]]),
+        "softplus": np.log1p(np.exp(z)),
+        "silu": z / (1 + np.exp(-z)),
+        "gelu": np.array([[x * 0.5 * math.erfc(-x / math.sqrt(2)) for x in z[0]]]),
+    }
+    for name, expected in values.items():
+        np.testing.assert_allclose(create("activation", name).forward(z), expected,
+                                   rtol=1e-14, atol=1e-300, err_msg=name)
+    swish = create("activation", {"name": "swish", "beta": 2.0}).forward(z)
+    np.testing.assert_allclose(swish, z / (1 + np.exp(-2 * z)), rtol=1e-14)
+    tanh_gelu = create("activation", {"name": "gelu", "approximate": "tanh"}).forward(z)
+    inner = math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)
+    np.testing.assert_allclose(tanh_gelu, 0.5 * z * (1 + np.tanh(inner)), rtol=1e-14)
+
+
+def test_exact_gelu_keeps_relative_accuracy_in_the_negative_tail():
+    z = np.array([-30.0, -20.0, -10.0, -5.0, 5.0, 10.0])
+    expected = [x * 0.5 * math.erfc(-x / math.sqrt(2)) for x in z]
+    np.testing.assert_allclose(create("activation", "gelu").forward(z), expected, rtol=1e-12)
+
+
+def test_softmax_rows_and_its_full_jacobian(rng):
+    softmax = create("activation", "softmax")
+    z = rng.standard_normal((3, 4)) * 5
+    a = softmax.forward(z)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(softmax.forward(z + 1000.0), a, rtol=1e-12)  # shift-invariant
+    g = rng.standard_normal(z.shape)
+    for row in range(3):
+        jacobian = np.diag(a[row]) - np.outer(a[row], a[row])
+        np.testing.assert_allclose(softmax.backward(z, a, g)[row], jacobian @ g[row],
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_loss_values():
+    y = np.array([[0.0, 1.0], [2.0, -1.0]])
+    p = np.array([[0.5, 1.0], [0.0, 2.0]])  # d = 0.5, 0, -2, 3
+    assert create("loss", "mse").value(y, p) == pytest.approx((0.25 + 4 + 9) / 4)
+    assert create("loss", "mae").value(y, p) == pytest.approx(5.5 / 4)
+    # huber with delta 1: 0.5 * 0.25, 0, 1 * (2 - 0.5), 1 * (3 - 0.5)
+    assert create("loss", "huber").value(y, p) == pytest.approx((0.125 + 1.5 + 2.5) / 4)
+    np.testing.assert_allclose(create("loss", "huber").gradient(y, p),
+                               np.array([[0.5, 0.0], [-1.0, 1.0]]) / 4)
+
+
+def test_cross_entropies_from_logits_equal_those_from_probabilities(rng):
+    z = rng.standard_normal((5, 3)) * 3
+    labels = np.eye(3)[rng.integers(0, 3, 5)]
+    sigmoid = create("activation", "sigmoid").forward(z)
+    softmax = create("activation", "softmax").forward(z)
+    for loss, probs in (("binary_crossentropy", sigmoid), ("categorical_crossentropy", softmax)):
+        from_probs = create("loss", loss).value(labels, probs)
+        from_logits = create("loss", {"name": loss, "from_logits": True}).value(labels, z)
+        assert from_logits == pytest.approx(from_probs, rel=1e-12)
+    # and the hand-written formulas: mean over elements, and sum over classes / rows
+    bce = -np.mean(labels * np.log(sigmoid) + (1 - labels) * np.log(1 - sigmoid))
+    assert create("loss", "binary_crossentropy").value(labels, sigmoid) == pytest.approx(bce)
+    cce = -np.sum(labels * np.log(softmax)) / 5
+    assert create("loss", "categorical_crossentropy").value(labels, softmax) == pytest.approx(cce)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropies_clip_at_the_dtypes_epsilon(dtype):
+    eps = float(np.finfo(dtype).eps)
+    y = np.array([[1.0, 0.0]], dtype)
+    p = np.array([[0.0, 1.0]], dtype)  # as wrong as it gets
+    bce = create("loss", "binary_crossentropy")
+    assert bce.value(y, p) == pytest.approx(-math.log(eps), rel=1e-6)
+    grad = bce.gradient(y, p)
+    assert grad.dtype == dtype and grad[0, 0] < 0 < grad[0, 1]  # still pushed back
+    cce = create("loss", "categorical_crossentropy")
+    assert cce.value(y, p) == pytest.approx(-math.log(eps), rel=1e-6)
+
+
+def test_metric_values():
+    y = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])
+    p = np.array([[1.5, 10.0], [2.0, 22.0], [2.0, 30.0], [4.0, 36.0]])
+    assert create("metric", "mae")(y, p) == pytest.approx((0.5 + 1 + 2 + 4) / 8)
+    assert create("metric", "mse")(y, p) == pytest.approx((0.25 + 1 + 4 + 16) / 8)
+    assert create("metric", "rmse")(y, p) == pytest.approx(math.sqrt(21.25 / 8))
+    # per output: 1 - 1.25 / 5 and 1 - 20 / 500, then their mean
+    assert create("metric", "r2")(y, p) == pytest.approx(((1 - 1.25 / 5) + (1 - 20 / 500)) / 2)
+    assert create("metric", "r2")(y, y) == 1.0
+
+
+def test_r2_of_a_constant_target_column():
+    y = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    r2 = create("metric", "r2")
+    assert r2(y, y) == 1.0
+    off = y.copy()
+    off[:, 1] = 6.0
+    assert r2(y, off) == pytest.approx(0.5)  # 1 for the first output, 0 for the constant one
+
+
+def test_accuracy_multiclass_binary_and_thresholds():
+    accuracy = create("metric", "accuracy")
+    y = np.eye(3)[[0, 1, 2, 1]]
+    p = np.array([[0.8, 0.1, 0.1], [0.3, 0.4, 0.3], [0.5, 0.2, 0.3], [-1.0, 2.0, 0.0]])
+    assert accuracy(y, p) == 0.75
+    labels = np.array([0.0, 1.0, 1.0, 0.0])
+    assert accuracy(labels, np.array([0.2, 0.7, 0.4, 0.6])) == 0.5  # 1-D: one output
+    logits = create("metric", {"name": "accuracy", "threshold": 0.0})
+    assert logits(labels[:, None], np.array([[-1.0], [2.0], [0.5], [-0.1]])) == 1.0
+    assert accuracy.greater_is_better and not create("metric", "mae").greater_is_better
+
+
+def test_metrics_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"metric 'mae': y_true \(3, 2\) and y_pred \(3, 1\)"):
+        create("metric", "mae")(np.zeros((3, 2)), np.zeros((3, 1)))
+
+
+def test_spec_metrics_are_logged_and_evaluated(rng):
+    X = rng.uniform(-1, 1, (50, 2))
+    y = X @ np.array([[1.0, -1.0], [2.0, 0.5]])
+    net = npframe.Network.from_spec({
+        "input": 2, "seed": 1, "metrics": ["mae", "rmse", "r2"], "standardize": True,
+        "optimizer": {"name": "adam", "learning_rate": 0.05},
+        "layers": [{"units": 2, "activation": "linear"}],
+    })
+    history = net.fit(X[:40], y[:40], epochs=200, validation_data=(X[40:], y[40:]))
+    assert set(history.metrics) == {"mae", "rmse", "r2", "val_mae", "val_rmse", "val_r2"}
+    assert history.metrics["r2"][-1] > 0.999 and history.metrics["val_mae"][-1] < 0.05
+    evaluated = net.evaluate_metrics(X[40:], y[40:])
+    pred = net.predict(X[40:])
+    assert evaluated["mae"] == pytest.approx(np.mean(np.abs(pred - y[40:])), rel=1e-12)

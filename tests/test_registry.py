@@ -221,7 +221,8 @@ def test_a_factory_taking_kwargs_accepts_anything(small):
 
 
 @pytest.mark.parametrize(("value", "pattern"), [
-    (-1.0, r"^optimizer: invalid parameters for optimizer 'sgd': 'learning_rate' must be > 0"),
+    (-1.0, r"^optimizer: invalid parameters for optimizer 'sgd': 'learning_rate' must be > "
+           r"0\.0 \(got -1\.0\)$"),
     ("fast", r"^optimizer: invalid parameters for optimizer 'sgd': could not convert"),
     ([0.1], r"^optimizer: invalid parameters for optimizer 'sgd': float\(\) argument"),
     (10**400, r"^optimizer: invalid parameters for optimizer 'sgd': int too large"),

@@ -213,7 +213,8 @@ CASES = {
                                            r"input features, e\.g\. input = 2\)"),
     "missing layers": (_delete(("layers",)), r"layers: required key is missing \(a list of "
                                              r"layer tables, each with units and activation\)"),
-    "empty layers": (_set(("layers",), []), r"layers: needs at least one layer"),
+    "empty layers": (_set(("layers",), []), r"layers: needs at least one layer table with units "
+                                            r"and activation \(got an empty list\)"),
     "layers not a list": (_set(("layers",), {"units": 4}),
                           r"layers: must be a list of layer tables \(got dict\)"),
     "layer not a table": (_set(("layers", 1), "relu"),
@@ -264,7 +265,7 @@ CASES = {
                           r"layers\[0\]\.activation: unknown parameter 'alpha' for 'relu'"),
     "invalid parameter value": (_set(("optimizer", "learning_rate"), -1.0),
                                 r"optimizer: invalid parameters for optimizer 'sgd': "
-                                r"'learning_rate' must be >"),
+                                r"'learning_rate' must be >=? 0(\.0)? \(got -1\.0\)"),
     "non-finite parameter": (_set(("optimizer", "learning_rate"), math.inf),
                              r"optimizer\.learning_rate: must be a finite number \(got inf\)"),
     "non-plain parameter": (_set(("optimizer", "learning_rate"), {1, 2}),

@@ -253,7 +253,10 @@ def test_hand_written_component_passes():
 
 
 def test_a_class_instead_of_an_instance_is_explained():
-    with pytest.raises(AssertionError, match="did you pass the class instead of an instance"):
+    with pytest.raises(AssertionError, match=r"an activation must be an instance of "
+                                             r"npframe\.Activation \(got the class .*"
+                                             r"HandWrittenScale; pass an instance, e\.g\. "
+                                             r"HandWrittenScale\(\)\)"):
         check_activation(HandWrittenScale)
 
 

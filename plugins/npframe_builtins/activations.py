@@ -42,8 +42,16 @@ class ReLU(Activation):
         return grad_a * (z > 0)
 
     # The optional in-place protocol of ``npframe.layer`` (same results, no allocation).
+    # Against an array of zeros NumPy's ``maximum`` runs its vectorized loop, several
+    # times faster than against the scalar 0; the zeros are kept per buffer shape.
+    _zeros: dict = field(factory=dict, init=False, eq=False, repr=False)
+
     def forward_into(self, z, out):
-        return np.maximum(z, 0, out=out)
+        key = (out.shape, out.dtype, out.flags.f_contiguous)
+        zeros = self._zeros.get(key)
+        if zeros is None:
+            zeros = self._zeros[key] = np.zeros_like(out)
+        return np.maximum(z, zeros, out=out)
 
     def backward_into(self, z, a, grad_a, out):
         np.greater(z, 0, out=out)  # the mask as 1.0 / 0.0, then scaled in place

@@ -55,13 +55,13 @@ class MeanSquaredError(Loss):
 
 
 def _sum_of_squares(d: np.ndarray) -> float:
-    """``sum(d**2)`` in one pass, any memory order, no temporary.
+    """``sum(d**2)`` in one pass over contiguous memory (of either order), no temporary.
 
     Not ``np.vdot``: BLAS may run a dot product on several threads, and waking them
     for microseconds of work can cost milliseconds on a busy machine.
     """
-    axes = list(range(d.ndim))
-    return float(np.einsum(d, axes, d, axes, []))
+    flat = d.ravel(order="K")
+    return float(np.einsum("i,i->", flat, flat))
 
 
 @frozen
