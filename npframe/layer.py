@@ -53,11 +53,16 @@ class Dense:
     _forward_into: Any = field(init=False, default=None, repr=False)
     _backward_into: Any = field(init=False, default=None, repr=False)
 
+    _b_column: np.ndarray = field(init=False, default=None, repr=False)
+
     def __attrs_post_init__(self) -> None:
         # Looked up once: the step must not pay for getattr on every call.
         act = self.activation
         self._forward_into = act.forward_into if has_fast_forward(act) else None
         self._backward_into = act.backward_into if has_fast_backward(act) else None
+        # b as a column, for adding it to features x samples buffers (a view: it
+        # follows every in-place update of b).
+        self._b_column = self.b[:, None]
 
     @property
     def fan_in(self) -> int:
@@ -75,27 +80,34 @@ class Dense:
         in ``a_out``; without buffers, fresh arrays are returned.
         """
         z = np.matmul(x, self.W, out=z_out)
-        np.add(z, self.b, out=z)
+        if z.flags.c_contiguous:
+            np.add(z, self.b, out=z)
+        else:  # F order: broadcast along the contiguous axis, as (units, n) + (units, 1)
+            np.add(z.T, self._b_column, out=z.T)
         if a_out is not None and self._forward_into is not None:
             return z, self._forward_into(z, a_out)
         return z, self.activation.forward(z)
 
     def backward(self, x: np.ndarray, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray,
                  grad_W: np.ndarray, grad_b: np.ndarray, grad_x: np.ndarray | None,
-                 grad_z_out: np.ndarray | None = None) -> None:
+                 grad_z_out: np.ndarray | None = None, ones: np.ndarray | None = None,
+                 ) -> None:
         """Fill ``grad_W``, ``grad_b`` and (unless ``None``) ``grad_x`` in place.
 
         One matrix product each for ``grad_W`` and ``grad_x``; the first layer passes
         ``grad_x=None`` since nothing needs the gradient of the data. ``grad_z_out``
-        is where ``backward_into`` writes, when the activation has it.
+        is where ``backward_into`` writes, when the activation has it. Given ``ones``
+        (``n`` ones), the bias gradient is the product ``ones @ grad_z``, which BLAS
+        does several times faster than NumPy's ``sum`` over the samples.
         """
         if grad_z_out is not None and self._backward_into is not None:
             grad_z = self._backward_into(z, a, grad_a, grad_z_out)
         else:
             grad_z = self.activation.backward(z, a, grad_a)
         np.matmul(x.T, grad_z, out=grad_W)
-        # A plain (pairwise) reduction over the samples: unlike a BLAS matrix-vector
-        # product it never wakes BLAS threads for a few microseconds of work.
-        np.add.reduce(grad_z, axis=0, out=grad_b)
+        if ones is not None:
+            np.matmul(ones, grad_z, out=grad_b)
+        else:
+            np.add.reduce(grad_z, axis=0, out=grad_b)
         if grad_x is not None:
             np.matmul(grad_z, self.W.T, out=grad_x)

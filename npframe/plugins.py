@@ -7,6 +7,9 @@ against a staging view that is committed only if the whole hook succeeds.
 
 Set ``NPFRAME_PLUGINS`` to a comma-separated list of distribution names to load only
 those (the built-ins always load); set it to the empty string to load none.
+
+``report()`` and ``format_report()`` say what is registered, by which distribution and
+version, and which plugins failed and why (``npframe plugins`` prints the latter).
 """
 
 from __future__ import annotations

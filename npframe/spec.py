@@ -109,10 +109,18 @@ def _dtype(value: Any) -> str:
 
 
 def _plain(value: Any, path: str) -> Any:
-    """Parameters must be plain data so specs survive JSON, TOML and model files."""
-    if value is None or isinstance(value, bool | int | str):
+    """Parameters must be plain data so specs survive JSON, TOML and model files.
+
+    NumPy scalars become the Python numbers they hold.
+    """
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, float):
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
         if not math.isfinite(value):
             raise SpecError(f"must be a finite number (got {value!r})", path)
         return value
@@ -144,10 +152,10 @@ class ComponentSpec:
             return cls(name=value)
         if isinstance(value, Mapping):
             _table(value, path)
-            name = value.get("name")
-            if name is None:
+            if "name" not in value:
                 msg = f"a {kind} table needs a 'name' key (got keys: {listing(value)})"
                 raise SpecError(msg, path)
+            name = value["name"]
             if not isinstance(name, str) or not name:
                 raise SpecError(f"must be a non-empty string (got {name!r})", f"{path}.name")
             params = {k: _plain(v, f"{path}.{k}") for k, v in value.items() if k != "name"}
@@ -220,7 +228,7 @@ class TrainSpec:
             kwargs["shuffle"] = _bool(data["shuffle"], f"{path}.shuffle")
         if "validation_split" in data:
             split = data["validation_split"]
-            if (isinstance(split, bool) or not isinstance(split, int | float)
+            if (isinstance(split, bool) or not isinstance(split, numbers.Real)
                     or not 0.0 <= split < 1.0):
                 msg = f"must be a number in [0, 1) (got {split!r})"
                 raise SpecError(msg, f"{path}.validation_split")

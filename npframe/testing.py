@@ -958,11 +958,15 @@ def check_registered(kind: str, name: str, *, params: Mapping[str, Any] | None =
     for everything). Also checks that the parameters the component reports rebuild it
     through the registry, i.e. that ``{"name": name, **params}`` in a spec round-trips.
     """
+    from npframe.errors import RegistryError, SpecError
     from npframe.registry import default_registry
 
     registry = registry or default_registry()
     params = dict(params or {})
-    entry = registry.entry(kind, name)
+    try:
+        entry = registry.entry(kind, name)
+    except RegistryError as exc:
+        raise AssertionError(str(exc)) from None
     where = f"{kind} {name!r} (registered by {entry.provider})"
     if kind == "dataset":
         with _no_global_randomness(where):
@@ -979,15 +983,13 @@ def check_registered(kind: str, name: str, *, params: Mapping[str, Any] | None =
                        f"different {field}")
                 raise AssertionError(msg)
         return
-    from npframe.errors import SpecError
-
     try:
         component = registry.create(kind, {"name": name, **params}, path=kind)
     except SpecError as exc:
+        table = ", ".join(f"{k} = {v!r}" for k, v in {"name": name, **params}.items())
         msg = (
-            f"{where} cannot be built from the spec {{name = {name!r}, "
-            f"{', '.join(f'{k} = {v!r}' for k, v in params.items())}}}: {exc}; pass its "
-            "required parameters as params={...}"
+            f"{where} cannot be built from the spec {{ {table} }}: {exc}; pass its required "
+            "parameters as params={...}"
         )
         raise AssertionError(msg) from None
     try:

@@ -41,18 +41,39 @@ def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def layer_orders(sizes: list[int] | tuple[int, ...], batch: int) -> tuple[str, ...]:
-    """Memory order of each layer's buffers for batches of ``batch`` samples.
+#: Inputs with at most this many features are copied features x samples when the
+#: first layer is in F order: BLAS multiplies such thin matrices markedly slower
+#: transposed, and the copy is small.
+THIN_INPUT = 32
 
-    ``"F"`` (features x samples) when the layer has fewer units than the batch has
-    samples, ``"C"`` otherwise: the contiguous axis is the longer one. ``sizes`` is
-    ``[n_inputs, units_1, ..., units_L]``.
+
+def layer_orders(sizes: list[int] | tuple[int, ...], batch: int) -> tuple[str, ...]:
+    """Memory orders for batches of ``batch`` samples: the data's, then each layer's.
+
+    A layer's buffers are ``"F"`` (features x samples) when it has fewer units than
+    the batch has samples, ``"C"`` otherwise: the contiguous axis is the longer one.
+    The data is ``"F"`` only when the first layer is and the input is thin (see
+    ``THIN_INPUT``). ``sizes`` is ``[n_inputs, units_1, ..., units_L]``.
     """
-    return tuple("F" if batch > units else "C" for units in sizes[1:])
+    layers = tuple("F" if batch > units else "C" for units in sizes[1:])
+    data = "F" if layers[0] == "F" and sizes[0] <= THIN_INPUT else "C"
+    return (data, *layers)
 
 
 def _has_fast_loss(loss: Any) -> bool:
     return callable(getattr(loss, "value_and_gradient_into", None))
+
+
+def plain_step_size(optimizer: Any) -> float | None:
+    """The optimizer's step size if its update is exactly ``p -= step_size * g``.
+
+    Optional protocol: an optimizer may define ``plain_step_size()`` returning that
+    step size, or ``None`` when (with its current settings) its update is anything
+    else. The training step then scales the loss gradient by it, so the gradients
+    come out as the updates, and applies them with one subtraction per parameter.
+    """
+    method = getattr(optimizer, "plain_step_size", None)
+    return method() if callable(method) else None
 
 
 class Workspace:
@@ -68,39 +89,40 @@ class Workspace:
         dtype = net.dtype
         self.n = n
         self.orders = orders = orders or layer_orders(net.spec.sizes, n)
+        self.fast_loss = _has_fast_loss(net.loss)
 
         def buf(units: int, order: str) -> np.ndarray:
             return np.empty((n, units), dtype, order=order)
 
-        self.z = [buf(layer.units, o) for layer, o in zip(layers, orders, strict=True)]
+        per_layer = list(zip(layers, orders[1:], strict=True))
+        self.z = [buf(layer.units, o) for layer, o in per_layer]
         self.a = [buf(layer.units, o) if layer._forward_into is not None else None
-                  for layer, o in zip(layers, orders, strict=True)]
+                  for layer, o in per_layer]
         self.grad_z = [buf(layer.units, o) if layer._backward_into is not None else None
-                       for layer, o in zip(layers, orders, strict=True)]
+                       for layer, o in per_layer]
         # grad_x of layer i is grad_a of layer i-1, in that layer's order; the first
         # layer needs none.
         self.grad_x = [None] + [buf(layer.fan_in, o)
-                                for layer, o in zip(layers[1:], orders, strict=False)]
-        self.grad_out = (buf(layers[-1].units, orders[-1]) if _has_fast_loss(net.loss)
-                         else None)
+                                for layer, o in zip(layers[1:], orders[1:], strict=False)]
+        # The loss gradient (scaled in place when the step folds in the step size).
+        self.grad_out = buf(layers[-1].units, orders[-1])
+        self.ones = np.ones(n, dtype)
         self.inputs: list[Any] = [None] * len(layers)
         self.zs: list[Any] = [None] * len(layers)
         self.acts: list[Any] = [None] * len(layers)
-        # Gathered batches of a shuffled epoch: the rows of X, the targets in the
-        # output layer's order (an F-order batch is the transpose of a C buffer).
-        n_in, n_out = net.spec.sizes[0], net.spec.sizes[-1]
-        self.x = np.empty((n, n_in), dtype)
-        self.y = (np.empty((n_out, n), dtype).T if orders[-1] == "F"
-                  else np.empty((n, n_out), dtype))
+        # Gathered batches of a shuffled epoch, in the data's and the output's order.
+        self.x = buf(net.spec.sizes[0], orders[0])
+        self.y = buf(net.spec.sizes[-1], orders[-1])
 
 
-def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
+def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace,
+             scale: float = 1.0) -> float:
     """Forward and backward on a batch: fills ``net._grads``, returns the batch loss.
 
-    The gradients are those of the batch's mean loss; they are left as they were when
-    the loss is not finite. ``Network.gradients`` and the training step share this.
-    Any memory order of ``X`` and ``Y`` gives the same result; ``Y`` in the output
-    layer's order (``ws.orders[-1]``) is fastest.
+    The gradients are those of the batch's mean loss, times ``scale``; they are left
+    as they were when the loss is not finite. ``Network.gradients`` and the training
+    step share this. Any memory order of ``X`` and ``Y`` gives the same result; the
+    orders in ``ws.orders`` are the fastest.
     """
     layers = net.layers
     inputs, zs, acts = ws.inputs, ws.zs, ws.acts
@@ -109,18 +131,20 @@ def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float
         inputs[i] = x
         zs[i], x = layer.forward(x, ws.z[i], ws.a[i])
         acts[i] = x
-    if ws.grad_out is not None:
-        grad = ws.grad_out
-        loss = float(net.loss.value_and_gradient_into(Y, x, grad))
+    grad = ws.grad_out
+    if ws.fast_loss:
+        loss = float(net.loss.value_and_gradient_into(Y, x, grad, scale))
     else:
-        loss, grad = net.loss.value_and_gradient(Y, x)
+        loss, g = net.loss.value_and_gradient(Y, x)
         loss = float(loss)
+        np.multiply(g, scale, out=grad)  # a copy (the plugin's array is its own)
     if not math.isfinite(loss):
         return loss
     grads_W, grads_b, grad_z, grad_x = net._grad_W, net._grad_b, ws.grad_z, ws.grad_x
+    ones = ws.ones
     for i in range(len(layers) - 1, -1, -1):
         layers[i].backward(inputs[i], zs[i], acts[i], grad, grads_W[i], grads_b[i],
-                           grad_x[i], grad_z[i])
+                           grad_x[i], grad_z[i], ones)
         grad = grad_x[i]
     return loss
 
@@ -135,8 +159,9 @@ class _EpochData:
         self.batch_size = batch_size
         self.bounds = batch_bounds(n, batch_size)
         self.orders = layer_orders(net.spec.sizes, self.bounds[0][1])
-        # The loss compares targets with the output layer's buffer elementwise: give
-        # them the same order (a one-off copy; outputs are usually few).
+        # Thin inputs in the first layer's order; targets in the output layer's, since
+        # the loss compares them elementwise (one-off copies, both narrow).
+        self.Xo = np.ascontiguousarray(X.T).T if self.orders[0] == "F" else X
         self.Yo = np.ascontiguousarray(Y.T).T if self.orders[-1] == "F" else Y
 
     def matches(self, X: np.ndarray, Y: np.ndarray, batch_size: int | None) -> bool:
@@ -160,27 +185,21 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
     loss is not finite.
     """
     data = _epoch_data(net, X, Y, batch_size)
-    bounds, orders, Yo = data.bounds, data.orders, data.Yo
+    bounds, orders, Xo, Yo = data.bounds, data.orders, data.Xo, data.Yo
     order = None
     if shuffle and len(bounds) > 1:
         order = net._shuffle_rng.permutation(X.shape[0])
-    step, params, grads = net.optimizer.step, net._params, net._grads
+    optimizer, params, grads = net.optimizer, net._params, net._grads
     total = 0.0
     for start, stop in bounds:
         ws = net._workspace(stop - start, orders)
         if order is None:
-            x, y = X[start:stop], Yo[start:stop]
+            x, y = Xo[start:stop], Yo[start:stop]
         else:
-            # mode="clip" gathers straight into the buffer (the default "raise" would
-            # go through a temporary copy); the indices are a permutation, never clipped.
             index = order[start:stop]
-            x = np.take(X, index, axis=0, out=ws.x, mode="clip")
-            y = ws.y
-            if orders[-1] == "F":
-                np.take(Yo.T, index, axis=1, out=y.T, mode="clip")
-            else:
-                np.take(Y, index, axis=0, out=y, mode="clip")
-        loss = backprop(net, x, y, ws)
+            x, y = _gather(Xo, index, ws.x), _gather(Yo, index, ws.y)
+        step_size = plain_step_size(optimizer)
+        loss = backprop(net, x, y, ws, 1.0 if step_size is None else step_size)
         if not math.isfinite(loss):
             msg = (
                 f"fit: the loss became {loss} in epoch {epoch} (batch {start}:{stop}); "
@@ -188,6 +207,22 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
                 "probably too large for this data: try a smaller one, or standardize = true"
             )
             raise DivergenceError(msg)
-        step(params, grads)
+        if step_size is None:
+            optimizer.step(params, grads)
+        else:  # the gradients are the updates already
+            for p, g in zip(params, grads, strict=True):
+                np.subtract(p, g, out=p)
         total += loss
     return total / len(bounds)
+
+
+def _gather(A: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Rows ``index`` of ``A`` into ``out`` (same memory order as ``A``), no temporary.
+
+    ``mode="clip"`` writes straight into ``out`` (the default ``"raise"`` goes through
+    a temporary copy); the indices come from a permutation, so nothing is clipped.
+    """
+    if out.flags.c_contiguous:
+        return np.take(A, index, axis=0, out=out, mode="clip")
+    np.take(A.T, index, axis=1, out=out.T, mode="clip")
+    return out

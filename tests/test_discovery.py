@@ -48,6 +48,7 @@ def npframe_register(registry):
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """A fresh directory on ``sys.path``; new plugin modules are forgotten afterwards."""
+    npframe.registry.names("activation")  # the process-wide registry never sees the fakes
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("NPFRAME_PLUGINS", raising=False)
     before = set(sys.modules)

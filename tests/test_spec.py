@@ -154,6 +154,10 @@ def test_numpy_integers_and_dtypes_normalize_to_plain_data():
     assert type(spec.seed) is int
     assert NetworkSpec.load({**MINIMAL, "dtype": np.dtype("float32")}).dtype == "float32"
     json.dumps(spec.to_dict())
+    params = NetworkSpec.load({**MINIMAL, "optimizer": {
+        "name": "sgd", "learning_rate": np.float32(0.5)}}).optimizer.params
+    assert type(params["learning_rate"]) is float
+    assert params == {"learning_rate": 0.5}
 
 
 def test_a_layer_may_override_the_initializer():
@@ -276,6 +280,8 @@ CASES = {
                                      r"keys: learning_rate\)"),
     "component name not a string": (_set(("loss",), {"name": 3}),
                                     r"loss\.name: must be a non-empty string \(got 3\)"),
+    "component name null": (_set(("loss",), {"name": None}),
+                            r"loss\.name: must be a non-empty string \(got None\)"),
     "component empty name": (_set(("loss",), ""),
                              r"loss: must name a registered loss \(got an empty string\)"),
     "component wrong type": (_set(("layers", 0, "activation"), 3),

@@ -634,8 +634,14 @@ def test_check_component_dispatches_by_base_class():
 def test_check_registered_asks_for_required_parameters():
     with pytest.raises(AssertionError,
                        match=r"schedule 'cosine' \(registered by npframe [\d.]+\) cannot be "
-                             r"built .*missing a required argument: 'epochs'.*params="):
+                             r"built from the spec \{ name = 'cosine' \}: .*missing a "
+                             r"required argument: 'epochs'.*params="):
         check_registered("schedule", "cosine", registry=_builtins)
+
+
+def test_check_registered_reports_an_unknown_name_as_a_failure():
+    with pytest.raises(AssertionError, match=r"unknown activation 'rleu'; did you mean 'relu'"):
+        check_registered("activation", "rleu", registry=_builtins)
 
 
 def test_check_registered_checks_the_factory_accepts_the_components_parameters():

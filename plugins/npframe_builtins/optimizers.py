@@ -144,6 +144,15 @@ class SGD(_GradientPreprocessing):
             np.multiply(g, lr, out=tmp)
             p -= tmp
 
+    def plain_step_size(self) -> float | None:
+        """Optional protocol of ``npframe.training``: the step size when the update is
+        exactly ``p -= learning_rate * g`` (no clipping, no weight decay, ``step`` not
+        overridden), so the training loop may fold it into the loss gradient."""
+        if (type(self).step is SGD.step and not self.weight_decay
+                and self.clip_norm is None and self.clip_value is None):
+            return self.learning_rate
+        return None
+
 
 _KEY = re.compile(r"^(?P<name>[a-z_]+)\.(?P<index>0|[1-9][0-9]*)$")
 
