@@ -348,13 +348,13 @@ class Network:
     def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(X, y)`` and its gradient ``[dW1, db1, dW2, db2, ...]``.
 
-        Exactly what one full-batch training step computes (same code path), on the
-        scale training uses, without updating anything: for gradient checks, custom
+        The forward and backward pass a training step runs (``training.backprop``), on
+        the scale training uses, without updating anything: for gradient checks, custom
         training loops and debugging. Gradients are those of the batch's mean loss.
         """
         Xs, ys = self._pair(X, y, "gradients", self.scaler)
         loss = training.backprop(self, Xs, ys, training.Workspace(self, Xs.shape[0]))
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             msg = f"gradients: the loss is {loss} on this data; its gradient is undefined"
             raise DivergenceError(msg)
         return loss, [g.copy() for g in self._grads]
