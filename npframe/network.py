@@ -70,7 +70,7 @@ class Network:
         self._base_learning_rate = getattr(self.optimizer, "learning_rate", None)
 
         init_rng, self._shuffle_rng = _spawn_rngs(spec.seed)
-        self.layers: list[Dense] = []
+        weights = []
         for i, (fan_in, fan_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
             W = np.asarray(initializers[i]((fan_in, fan_out), init_rng))
             if W.shape != (fan_in, fan_out):
@@ -79,12 +79,18 @@ class Network:
                     f"expected {(fan_in, fan_out)}"
                 )
                 raise SpecError(msg, f"layers[{i}].initializer")
-            W = np.ascontiguousarray(W, dtype=self.dtype)
-            self.layers.append(Dense(W, np.zeros(fan_out, self.dtype), activations[i]))
-        self._params = [p for layer in self.layers for p in (layer.W, layer.b)]
-        self._grad_W = [np.zeros_like(layer.W) for layer in self.layers]
-        self._grad_b = [np.zeros_like(layer.b) for layer in self.layers]
-        self._grads = [g for pair in zip(self._grad_W, self._grad_b, strict=True) for g in pair]
+            weights.append(W)
+        # Parameters and gradients each live in one flat buffer (see training.flat_arrays).
+        shapes = [s for W in weights for s in (W.shape, W.shape[1:])]
+        self._flat_params, self._params = training.flat_arrays(shapes, self.dtype)
+        self._flat_grads, self._grads = training.flat_arrays(shapes, self.dtype)
+        for param, W in zip(self._params[0::2], weights, strict=True):
+            param[...] = np.asarray(W, dtype=self.dtype)  # biases start at zero
+        self.layers: list[Dense] = [
+            Dense(W, b, activation) for W, b, activation in
+            zip(self._params[0::2], self._params[1::2], activations, strict=True)]
+        self._grad_W = self._grads[0::2]
+        self._grad_b = self._grads[1::2]
         self._workspaces: dict[tuple[int, tuple[str, ...]], training.Workspace] = {}
         #: What the epochs of the running ``fit`` share (``training._EpochData``).
         self._train_data: Any = None

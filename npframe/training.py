@@ -32,7 +32,15 @@ from npframe.errors import DivergenceError
 if TYPE_CHECKING:
     from npframe.network import Network
 
-__all__ = ["Workspace", "backprop", "batch_bounds", "layer_orders", "train_epoch"]
+__all__ = [
+    "Workspace",
+    "backprop",
+    "batch_bounds",
+    "flat_arrays",
+    "layer_orders",
+    "plain_step_size",
+    "train_epoch",
+]
 
 
 def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
@@ -58,6 +66,29 @@ def layer_orders(sizes: list[int] | tuple[int, ...], batch: int) -> tuple[str, .
     layers = tuple("F" if batch > units else "C" for units in sizes[1:])
     data = "F" if layers[0] == "F" and sizes[0] <= THIN_INPUT else "C"
     return (data, *layers)
+
+
+def flat_arrays(shapes: list[tuple[int, ...]], dtype: np.dtype,
+                ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Zeroed C-contiguous arrays of ``shapes``, all views into one flat buffer.
+
+    The network keeps its parameters (and their gradients) this way, so the step can
+    apply an update, test finiteness or take a snapshot with one call over the flat
+    buffer instead of one per array. Each view starts on a 64-byte boundary; the
+    padding between them stays zero.
+    """
+    dtype = np.dtype(dtype)
+    align = max(1, 64 // dtype.itemsize)
+    starts, total = [], 0
+    for shape in shapes:
+        starts.append(total)
+        total += -(-math.prod(shape) // align) * align
+    raw = np.zeros(total + align, dtype)
+    skip = (-raw.ctypes.data % 64) // dtype.itemsize
+    flat = raw[skip:skip + total]
+    views = [flat[start:start + math.prod(shape)].reshape(shape)
+             for start, shape in zip(starts, shapes, strict=True)]
+    return flat, views
 
 
 def _has_fast_loss(loss: Any) -> bool:
@@ -190,6 +221,7 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
     if shuffle and len(bounds) > 1:
         order = net._shuffle_rng.permutation(X.shape[0])
     optimizer, params, grads = net.optimizer, net._params, net._grads
+    flat_params, flat_grads = net._flat_params, net._flat_grads
     total = 0.0
     for start, stop in bounds:
         ws = net._workspace(stop - start, orders)
@@ -209,9 +241,8 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
             raise DivergenceError(msg)
         if step_size is None:
             optimizer.step(params, grads)
-        else:  # the gradients are the updates already
-            for p, g in zip(params, grads, strict=True):
-                np.subtract(p, g, out=p)
+        else:  # the gradients are the updates already: one subtraction does them all
+            np.subtract(flat_params, flat_grads, out=flat_params)
         total += loss
     return total / len(bounds)
 
