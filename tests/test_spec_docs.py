@@ -35,10 +35,12 @@ def test_documented_error_is_raised(spec, message):
     ("name", "text", "message"),
     [
         ("net.toml", 'input = 2\nseed = 1\nlayers "x"\n',
-         "net.toml: invalid TOML: Expected '=' after a key in a key/value pair (at line 3, column 8)"),
+         "net.toml: invalid TOML: Expected '=' after a key in a key/value pair "
+         "(at line 3, column 8)"),
         ("net.json", '{"input": 2,\n "seed": 1\n "layers": []}\n',
          "net.json: invalid JSON: Expecting ',' delimiter (at line 3, column 2)"),
-        ("net.yaml", "input: 2\n", "net.yaml: unsupported spec file type '.yaml'; use .json or .toml"),
+        ("net.yaml", "input: 2\n",
+         "net.yaml: unsupported spec file type '.yaml'; use .json or .toml"),
     ],
 )
 def test_file_errors_name_the_file_and_line(tmp_path, monkeypatch, name, text, message):
