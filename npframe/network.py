@@ -94,6 +94,8 @@ class Network:
         self._workspaces: dict[tuple[int, tuple[str, ...]], training.Workspace] = {}
         #: What the epochs of the running ``fit`` share (``training._EpochData``).
         self._train_data: Any = None
+        #: The parameters at the start of the current epoch (``training.param_snapshot``).
+        self._param_snapshot: np.ndarray | None = None
         self.scaler: Standardizer | None = None
         #: Epochs trained so far, across ``fit`` calls and ``save``/``load``.
         self.epoch = 0
@@ -327,15 +329,15 @@ class Network:
         lower the learning rate and call ``fit`` again. NumPy's overflow warnings are
         silenced here because the non-finite loss they foreshadow is reported instead.
         """
-        weights = [p.copy() for p in self._params]
+        weights = training.param_snapshot(self)
         state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
         rng_state = self._shuffle_rng.bit_generator.state
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
-                # one sum per array: inf or nan anywhere makes it non-finite (cheaper
-                # than isfinite().all(), which matters for small nets and many epochs)
-                total = sum([float(np.add.reduce(p, axis=None)) for p in self._params])
+                # one sum over all parameters (they share one flat buffer): inf or nan
+                # anywhere makes it non-finite, and it is far cheaper than isfinite().all()
+                total = float(np.add.reduce(self._flat_params))
             if not math.isfinite(total):
                 msg = (
                     f"fit: the weights overflowed in epoch {epoch} (the loss was still "
@@ -344,8 +346,7 @@ class Network:
                 )
                 raise DivergenceError(msg)
         except DivergenceError:
-            for p, w in zip(self._params, weights, strict=True):
-                p[...] = w
+            self._flat_params[...] = weights
             self.optimizer.load_state_dict(state)
             self._shuffle_rng.bit_generator.state = rng_state
             raise

@@ -38,6 +38,7 @@ __all__ = [
     "batch_bounds",
     "flat_arrays",
     "layer_orders",
+    "param_snapshot",
     "plain_step_size",
     "train_epoch",
 ]
@@ -89,6 +90,19 @@ def flat_arrays(shapes: list[tuple[int, ...]], dtype: np.dtype,
     views = [flat[start:start + math.prod(shape)].reshape(shape)
              for start, shape in zip(starts, shapes, strict=True)]
     return flat, views
+
+
+def param_snapshot(net: Network) -> np.ndarray:
+    """The flat parameters, copied into a buffer the network keeps for the purpose.
+
+    Reusing the buffer spares a large model a fresh allocation (and its page faults)
+    at every epoch. The copy is valid until the next call.
+    """
+    snap = net._param_snapshot
+    if snap is None or snap.shape != net._flat_params.shape:
+        snap = net._param_snapshot = np.empty_like(net._flat_params)
+    np.copyto(snap, net._flat_params)
+    return snap
 
 
 def _has_fast_loss(loss: Any) -> bool:
