@@ -69,7 +69,7 @@ def train(spec: npframe.NetworkSpec, data: tutorial.TutorialData | None = None) 
 def table(runs: list[Run]) -> str:
     """A Markdown table: one row per run."""
     cases = [f"({a:g}, {b:g})" for a, b in tutorial.CASES]
-    head = ["network", "seed", "fit (s)", "test metric", "test MAE a+b / a-b / |a-b|", *cases]
+    head = ["network", "seed", "fit (s)", "test metric", r"test MAE a+b / a-b / \|a-b\|", *cases]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in runs:
         rep = run.report

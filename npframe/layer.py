@@ -16,9 +16,15 @@ buffers:
   into ``out`` and return it (an identity may return ``grad_a`` itself).
 
 Both must give exactly what ``forward`` / ``backward`` give, never modify ``z``,
-``a`` or ``grad_a``, and may use ``out`` as scratch space. An activation with only
-``forward`` / ``backward`` (any plugin) works unchanged: its results are used as
-returned, without copies.
+``a`` or ``grad_a`` (except through ``out``), and may use ``out`` as scratch space.
+An activation that also sets the class attribute ``in_place = True`` promises that
+they work in place: ``forward_into(z, z)``, and ``backward_into(a, a, grad_a,
+grad_a)`` with the activation standing in for ``z`` (so its backward must follow from
+``a`` alone, as ReLU's mask ``a > 0`` does). The step then keeps one buffer per layer
+instead of three, a smaller working set for the caches.
+
+An activation with only ``forward`` / ``backward`` (any plugin) works unchanged: its
+results are used as returned, without copies.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ class Dense:
     activation: Activation
     _forward_into: Any = field(init=False, default=None, repr=False)
     _backward_into: Any = field(init=False, default=None, repr=False)
-
+    #: Whether the activation's in-place protocol applies (see the module docstring).
+    in_place: bool = field(init=False, default=False, repr=False)
     _b_column: np.ndarray = field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -60,6 +67,8 @@ class Dense:
         act = self.activation
         self._forward_into = act.forward_into if has_fast_forward(act) else None
         self._backward_into = act.backward_into if has_fast_backward(act) else None
+        self.in_place = (self._forward_into is not None and self._backward_into is not None
+                         and getattr(act, "in_place", False) is True)
         # b as a column, for adding it to features x samples buffers (a view: it
         # follows every in-place update of b).
         self._b_column = self.b[:, None]
@@ -77,7 +86,8 @@ class Dense:
         """``(n, fan_in) -> (z, a)``, both ``(n, units)``.
 
         ``z`` lands in ``z_out`` and, when the activation has ``forward_into``, ``a``
-        in ``a_out``; without buffers, fresh arrays are returned.
+        in ``a_out`` (which may be ``z_out`` itself when ``self.in_place``); without
+        buffers, fresh arrays are returned.
         """
         z = np.matmul(x, self.W, out=z_out)
         if z.flags.c_contiguous:
@@ -96,7 +106,8 @@ class Dense:
 
         One matrix product each for ``grad_W`` and ``grad_x``; the first layer passes
         ``grad_x=None`` since nothing needs the gradient of the data. ``grad_z_out``
-        is where ``backward_into`` writes, when the activation has it. Given ``ones``
+        is where ``backward_into`` writes, when the activation has it (``grad_a``
+        itself when ``self.in_place``; ``z`` is then ``a``). Given ``ones``
         (``n`` ones), the bias gradient is the product ``ones @ grad_z``, which BLAS
         does several times faster than NumPy's ``sum`` over the samples.
         """

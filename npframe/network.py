@@ -331,14 +331,14 @@ class Network:
         """
         weights = training.param_snapshot(self)
         state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
-        rng_state = self._shuffle_rng.bit_generator.state
+        rng_state = (self._shuffle_rng.bit_generator.state
+                     if training.shuffles(len(X), batch_size, shuffle) else None)
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
-                # one sum over all parameters (they share one flat buffer): inf or nan
-                # anywhere makes it non-finite, and it is far cheaper than isfinite().all()
-                total = float(np.add.reduce(self._flat_params))
-            if not math.isfinite(total):
+                # one pass over all parameters (they share one flat buffer)
+                finite = training.all_finite(self._flat_params)
+            if not finite:
                 msg = (
                     f"fit: the weights overflowed in epoch {epoch} (the loss was still "
                     f"{loss}); the learning rate is probably too large for this data: try "
@@ -348,7 +348,8 @@ class Network:
         except DivergenceError:
             self._flat_params[...] = weights
             self.optimizer.load_state_dict(state)
-            self._shuffle_rng.bit_generator.state = rng_state
+            if rng_state is not None:
+                self._shuffle_rng.bit_generator.state = rng_state
             raise
         return loss
 

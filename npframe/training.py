@@ -34,12 +34,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Workspace",
+    "all_finite",
     "backprop",
     "batch_bounds",
     "flat_arrays",
     "layer_orders",
     "param_snapshot",
     "plain_step_size",
+    "shuffles",
+    "sum_of_squares",
     "train_epoch",
 ]
 
@@ -105,6 +108,32 @@ def param_snapshot(net: Network) -> np.ndarray:
     return snap
 
 
+def all_finite(flat: np.ndarray) -> bool:
+    """Whether every element of the 1-D contiguous ``flat`` is finite, in one pass.
+
+    inf or nan anywhere makes the sum of squares non-finite; only when that sum
+    overflows on finite values (huge weights) does an exact elementwise check run.
+    """
+    return math.isfinite(sum_of_squares(flat)) or bool(np.isfinite(flat).all())
+
+
+#: Dot products longer than this are split: OpenBLAS runs longer ones (above 10,000
+#: elements) on several threads, and waking them for microseconds of work can cost
+#: milliseconds on a busy machine.
+DOT_CHUNK = 8192
+
+
+def sum_of_squares(flat: np.ndarray) -> float:
+    """``sum(flat**2)`` of a 1-D array as BLAS dot products of at most ``DOT_CHUNK``."""
+    n = flat.size
+    if n <= DOT_CHUNK:
+        return float(np.dot(flat, flat))
+    rows = n // DOT_CHUNK
+    head = flat[: rows * DOT_CHUNK].reshape(rows, DOT_CHUNK)
+    tail = flat[rows * DOT_CHUNK :]
+    return float(np.add.reduce(np.vecdot(head, head)) + np.dot(tail, tail))
+
+
 def _has_fast_loss(loss: Any) -> bool:
     return callable(getattr(loss, "value_and_gradient_into", None))
 
@@ -140,17 +169,22 @@ class Workspace:
             return np.empty((n, units), dtype, order=order)
 
         per_layer = list(zip(layers, orders[1:], strict=True))
-        self.z = [buf(layer.units, o) for layer, o in per_layer]
-        self.a = [buf(layer.units, o) if layer._forward_into is not None else None
-                  for layer, o in per_layer]
-        self.grad_z = [buf(layer.units, o) if layer._backward_into is not None else None
-                       for layer, o in per_layer]
         # grad_x of layer i is grad_a of layer i-1, in that layer's order; the first
-        # layer needs none.
+        # layer needs none. grad_out is the loss gradient (scaled in place when the
+        # step folds in the step size).
         self.grad_x = [None] + [buf(layer.fan_in, o)
                                 for layer, o in zip(layers[1:], orders[1:], strict=False)]
-        # The loss gradient (scaled in place when the step folds in the step size).
         self.grad_out = buf(layers[-1].units, orders[-1])
+        grad_a = [*self.grad_x[1:], self.grad_out]
+        self.z = [buf(layer.units, o) for layer, o in per_layer]
+        # Activations and their gradients: in place where the activation allows it,
+        # in buffers of their own for the in-place protocol, or as returned (None).
+        self.a = [z if layer.in_place else
+                  buf(layer.units, o) if layer._forward_into is not None else None
+                  for z, (layer, o) in zip(self.z, per_layer, strict=True)]
+        self.grad_z = [g if layer.in_place else
+                       buf(layer.units, o) if layer._backward_into is not None else None
+                       for g, (layer, o) in zip(grad_a, per_layer, strict=True)]
         self.ones = np.ones(n, dtype)
         self.inputs: list[Any] = [None] * len(layers)
         self.zs: list[Any] = [None] * len(layers)
@@ -202,12 +236,15 @@ class _EpochData:
         n = X.shape[0]
         self.X, self.Y = X, Y
         self.batch_size = batch_size
-        self.bounds = batch_bounds(n, batch_size)
-        self.orders = layer_orders(net.spec.sizes, self.bounds[0][1])
+        bounds = batch_bounds(n, batch_size)
+        self.orders = orders = layer_orders(net.spec.sizes, bounds[0][1])
         # Thin inputs in the first layer's order; targets in the output layer's, since
         # the loss compares them elementwise (one-off copies, both narrow).
-        self.Xo = np.ascontiguousarray(X.T).T if self.orders[0] == "F" else X
-        self.Yo = np.ascontiguousarray(Y.T).T if self.orders[-1] == "F" else Y
+        self.Xo = Xo = np.ascontiguousarray(X.T).T if orders[0] == "F" else X
+        self.Yo = Yo = np.ascontiguousarray(Y.T).T if orders[-1] == "F" else Y
+        #: ``(start, stop, workspace, x, y)`` per batch, ``x`` and ``y`` views in order.
+        self.batches = [(start, stop, net._workspace(stop - start, orders),
+                         Xo[start:stop], Yo[start:stop]) for start, stop in bounds]
 
     def matches(self, X: np.ndarray, Y: np.ndarray, batch_size: int | None) -> bool:
         return X is self.X and Y is self.Y and batch_size == self.batch_size
@@ -230,18 +267,15 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
     loss is not finite.
     """
     data = _epoch_data(net, X, Y, batch_size)
-    bounds, orders, Xo, Yo = data.bounds, data.orders, data.Xo, data.Yo
+    batches, Xo, Yo = data.batches, data.Xo, data.Yo
     order = None
-    if shuffle and len(bounds) > 1:
+    if shuffles(X.shape[0], batch_size, shuffle):
         order = net._shuffle_rng.permutation(X.shape[0])
     optimizer, params, grads = net.optimizer, net._params, net._grads
     flat_params, flat_grads = net._flat_params, net._flat_grads
     total = 0.0
-    for start, stop in bounds:
-        ws = net._workspace(stop - start, orders)
-        if order is None:
-            x, y = Xo[start:stop], Yo[start:stop]
-        else:
+    for start, stop, ws, x, y in batches:
+        if order is not None:
             index = order[start:stop]
             x, y = _gather(Xo, index, ws.x), _gather(Yo, index, ws.y)
         step_size = plain_step_size(optimizer)
@@ -258,7 +292,12 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
         else:  # the gradients are the updates already: one subtraction does them all
             np.subtract(flat_params, flat_grads, out=flat_params)
         total += loss
-    return total / len(bounds)
+    return total / len(batches)
+
+
+def shuffles(n: int, batch_size: int | None, shuffle: bool) -> bool:
+    """Whether an epoch over ``n`` samples draws a permutation (only with several batches)."""
+    return shuffle and batch_size is not None and batch_size < n
 
 
 def _gather(A: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -64,6 +64,7 @@ LEARNING_RATE = 0.01
 PARITY_LEARNING_RATE = 0.015
 #: The four ``(a, b)`` queries the tutorial predicts, raw scale; the last is out of range.
 CASES = np.array([[30.0, 70.0], [70.0, 30.0], [3.0, 5.0], [888.0, 122.0]])
+CASES.flags.writeable = False
 #: What the notebook recorded (tutorial metric, standardized scale).
 NOTEBOOK: dict[str, Any] = {
     "initial_train_metric": 3.7697,  # before the first update

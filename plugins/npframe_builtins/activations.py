@@ -41,21 +41,27 @@ class ReLU(Activation):
     def backward(self, z, a, grad_a):
         return grad_a * (z > 0)
 
-    # The optional in-place protocol of ``npframe.layer`` (same results, no allocation).
+    # The optional in-place protocol of ``npframe.layer``: the same results, computed
+    # in buffers kept per shape, dtype and memory order (nothing allocated per step).
     # Against an array of zeros NumPy's ``maximum`` runs its vectorized loop, several
-    # times faster than against the scalar 0; the zeros are kept per buffer shape.
-    _zeros: dict = field(factory=dict, init=False, eq=False, repr=False)
+    # times faster than against the scalar 0; the backward mask is a bool buffer.
+    # Both work in place, and ``a > 0`` is the same mask as ``z > 0``.
+    in_place = True
+    _buffers: dict = field(factory=dict, init=False, eq=False, repr=False)
+
+    def _buffer(self, like, dtype):
+        key = (like.shape, like.strides, dtype)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.zeros_like(like, dtype=dtype)
+        return buf
 
     def forward_into(self, z, out):
-        key = (out.shape, out.dtype, out.flags.f_contiguous)
-        zeros = self._zeros.get(key)
-        if zeros is None:
-            zeros = self._zeros[key] = np.zeros_like(out)
-        return np.maximum(z, zeros, out=out)
+        return np.maximum(z, self._buffer(out, out.dtype), out=out)
 
     def backward_into(self, z, a, grad_a, out):
-        np.greater(z, 0, out=out)  # the mask as 1.0 / 0.0, then scaled in place
-        return np.multiply(grad_a, out, out=out)
+        mask = np.greater(z, 0, out=self._buffer(out, bool))
+        return np.multiply(grad_a, mask, out=out)
 
 
 @frozen
@@ -69,6 +75,8 @@ class Linear(Activation):
         return grad_a.copy()
 
     # The optional in-place protocol of ``npframe.layer``: the identity copies nothing.
+    in_place = True
+
     def forward_into(self, z, out):
         return z
 
