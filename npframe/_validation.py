@@ -29,8 +29,20 @@ def _position(index: np.ndarray) -> str:
     return f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """``np.isfinite(array).all()`` without its temporary (a bool per element).
+
+    inf or nan anywhere makes the sum non-finite; only when the sum of finite values
+    overflows does the elementwise check run. One pass, nothing allocated: on
+    MNIST-sized data this is several times faster and keeps the peak memory down.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(array, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(array).all())
+
+
 def _finite(array: np.ndarray, what: str, where: str) -> None:
-    if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+    if np.issubdtype(array.dtype, np.inexact) and not _all_finite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         value = array[tuple(bad)]
         msg = (

@@ -7,8 +7,8 @@ shapes (see ``npframe.training``). NumPy's ``matmul`` passes either order to BLA
 without copying, and elementwise work runs along whichever axis is contiguous.
 
 Activations may offer an optional in-place protocol next to the contract's
-``forward(z)`` / ``backward(z, a, grad_a)``, which ``Dense`` uses when it is given
-buffers:
+``forward(z)`` / ``backward(z, a, grad_a)``, which the training step uses (through
+``Dense.bind``):
 
 * ``forward_into(z, out) -> a``: write ``forward(z)`` into ``out`` and return it (an
   identity may return ``z`` itself);
@@ -29,6 +29,7 @@ results are used as returned, without copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,6 @@ class Dense:
     _backward_into: Any = field(init=False, default=None, repr=False)
     #: Whether the activation's in-place protocol applies (see the module docstring).
     in_place: bool = field(init=False, default=False, repr=False)
-    _b_column: np.ndarray = field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Looked up once: the step must not pay for getattr on every call.
@@ -69,9 +69,6 @@ class Dense:
         self._backward_into = act.backward_into if has_fast_backward(act) else None
         self.in_place = (self._forward_into is not None and self._backward_into is not None
                          and getattr(act, "in_place", False) is True)
-        # b as a column, for adding it to features x samples buffers (a view: it
-        # follows every in-place update of b).
-        self._b_column = self.b[:, None]
 
     @property
     def fan_in(self) -> int:
@@ -81,44 +78,68 @@ class Dense:
     def units(self) -> int:
         return self.W.shape[1]
 
-    def forward(self, x: np.ndarray, z_out: np.ndarray | None = None,
-                a_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(n, fan_in) -> (z, a)``, both ``(n, units)``.
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, fan_in) -> (z, a)``, both ``(n, units)``, freshly allocated (inference).
 
-        ``z`` lands in ``z_out`` and, when the activation has ``forward_into``, ``a``
-        in ``a_out`` (which may be ``z_out`` itself when ``self.in_place``); without
-        buffers, fresh arrays are returned.
+        The training step uses ``bind`` instead, which writes into preallocated buffers.
         """
-        z = np.matmul(x, self.W, out=z_out)
-        if z.flags.c_contiguous:
-            np.add(z, self.b, out=z)
-        else:  # F order: broadcast along the contiguous axis, as (units, n) + (units, 1)
-            np.add(z.T, self._b_column, out=z.T)
-        if a_out is not None and self._forward_into is not None:
-            return z, self._forward_into(z, a_out)
+        z = np.matmul(x, self.W)
+        z += self.b
         return z, self.activation.forward(z)
 
     def backward(self, x: np.ndarray, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray,
                  grad_W: np.ndarray, grad_b: np.ndarray, grad_x: np.ndarray | None,
-                 grad_z_out: np.ndarray | None = None, ones: np.ndarray | None = None,
                  ) -> None:
         """Fill ``grad_W``, ``grad_b`` and (unless ``None``) ``grad_x`` in place.
 
-        One matrix product each for ``grad_W`` and ``grad_x``; the first layer passes
-        ``grad_x=None`` since nothing needs the gradient of the data. ``grad_z_out``
-        is where ``backward_into`` writes, when the activation has it (``grad_a``
-        itself when ``self.in_place``; ``z`` is then ``a``). Given ``ones``
-        (``n`` ones), the bias gradient is the product ``ones @ grad_z``, which BLAS
-        does several times faster than NumPy's ``sum`` over the samples.
+        ``z`` and ``a`` are what ``forward`` returned for ``x``. The allocating
+        counterpart of ``bind``'s backward, for code outside the training step.
         """
-        if grad_z_out is not None and self._backward_into is not None:
-            grad_z = self._backward_into(z, a, grad_a, grad_z_out)
-        else:
-            grad_z = self.activation.backward(z, a, grad_a)
+        grad_z = self.activation.backward(z, a, grad_a)
         np.matmul(x.T, grad_z, out=grad_W)
-        if ones is not None:
-            np.matmul(ones, grad_z, out=grad_b)
-        else:
-            np.add.reduce(grad_z, axis=0, out=grad_b)
+        np.add.reduce(grad_z, axis=0, out=grad_b)
         if grad_x is not None:
             np.matmul(grad_z, self.W.T, out=grad_x)
+
+    def bind(self, z: np.ndarray, a: np.ndarray | None, grad_z: np.ndarray | None,
+             grad_W: np.ndarray, grad_b: np.ndarray, grad_x: np.ndarray | None,
+             ones: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                        Callable[[np.ndarray, np.ndarray, np.ndarray], Any]]:
+        """The training step's ``forward(x) -> a`` and ``backward(x, a, grad_a) -> grad_x``.
+
+        Closures over one workspace's buffers, everything looked up once: ``z``
+        (``n, units``, C or F order); ``a`` and ``grad_z`` for the in-place protocol
+        (``z`` and ``grad_a``'s buffer when ``self.in_place``; ``None`` when the
+        activation lacks the protocol: its results are used as returned); the
+        gradient buffers; ``grad_x`` (``None`` for the first layer: nothing needs the
+        data's gradient); ``ones``, ``n`` ones: the bias gradient is the product
+        ``ones @ grad_z``, which BLAS does several times faster than ``sum``.
+        """
+        W, WT, b = self.W, self.W.T, self.b
+        activation = self.activation
+        forward_into = self._forward_into if a is not None else None
+        backward_into = self._backward_into if grad_z is not None else None
+        # The bias is added along the contiguous axis: an F-order buffer as
+        # (units, n) + (units, 1), so each of the few rows is one long vectorized loop.
+        z_rows, b_rows = (z, b) if z.flags.c_contiguous else (z.T, b[:, None])
+        matmul, add = np.matmul, np.add
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            matmul(x, W, out=z)
+            add(z_rows, b_rows, out=z_rows)
+            if forward_into is not None:
+                return forward_into(z, a)
+            return activation.forward(z)
+
+        def backward(x: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> Any:
+            if backward_into is not None:
+                g = backward_into(z, a, grad_a, grad_z)
+            else:
+                g = activation.backward(z, a, grad_a)
+            matmul(x.T, g, out=grad_W)
+            matmul(ones, g, out=grad_b)
+            if grad_x is not None:
+                matmul(g, WT, out=grad_x)
+            return grad_x
+
+        return forward, backward

@@ -295,26 +295,37 @@ class Network:
         self.stop_training = False
         hooks = CallbackList(callbacks, self)
         hooks.call("on_train_begin", {"epochs": epochs, "initial_epoch": self.epoch})
+        # NumPy's floating-point warnings are silenced for the whole loop (see
+        # _train_epoch), once: entering np.errstate per epoch costs more than a small
+        # epoch's step. Callbacks still run under the caller's settings.
+        caller_errstate = np.geterr()
+
+        def call(hook: str, *args: Any) -> None:
+            if hooks.callbacks:
+                with np.errstate(**caller_errstate):
+                    hooks.call(hook, *args)
+
         try:
-            for _ in range(epochs):
-                epoch = self.epoch
-                if self.schedule is not None:
-                    self.optimizer.learning_rate = self._base_learning_rate * float(
-                        self.schedule(epoch))
-                hooks.call("on_epoch_begin", epoch, {})
-                logs = {"loss": self._train_epoch(X, y, batch_size, shuffle, epoch)}
-                if self.metrics:
-                    logs.update(self._metric_values(y, self._forward(X)))
-                if val is not None:
-                    pred = self._forward(val[0])
-                    logs["val_loss"] = float(self.loss.value(val[1], pred))
-                    for name, value in self._metric_values(val[1], pred).items():
-                        logs[f"val_{name}"] = value
-                self.epoch += 1
-                history.record(epoch, logs)
-                hooks.call("on_epoch_end", epoch, logs)
-                if self.stop_training:
-                    break
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for _ in range(epochs):
+                    epoch = self.epoch
+                    if self.schedule is not None:
+                        self.optimizer.learning_rate = self._base_learning_rate * float(
+                            self.schedule(epoch))
+                    call("on_epoch_begin", epoch, {})
+                    logs = {"loss": self._train_epoch(X, y, batch_size, shuffle, epoch)}
+                    if self.metrics:
+                        logs.update(self._metric_values(y, self._forward(X)))
+                    if val is not None:
+                        pred = self._forward(val[0])
+                        logs["val_loss"] = float(self.loss.value(val[1], pred))
+                        for name, value in self._metric_values(val[1], pred).items():
+                            logs[f"val_{name}"] = value
+                    self.epoch += 1
+                    history.record(epoch, logs)
+                    call("on_epoch_end", epoch, logs)
+                    if self.stop_training:
+                        break
         finally:
             self._train_data = None
         hooks.call("on_train_end", {"epochs_trained": len(history.loss)})
@@ -326,19 +337,18 @@ class Network:
 
         A ``DivergenceError`` leaves the network (weights, optimizer state, shuffling
         stream) exactly as it was when the epoch began, so it stays finite and usable:
-        lower the learning rate and call ``fit`` again. NumPy's overflow warnings are
-        silenced here because the non-finite loss they foreshadow is reported instead.
+        lower the learning rate and call ``fit`` again. ``fit`` runs this with NumPy's
+        overflow warnings silenced, because the non-finite loss they foreshadow is
+        reported instead.
         """
         weights = training.param_snapshot(self)
         state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
         rng_state = (self._shuffle_rng.bit_generator.state
                      if training.shuffles(len(X), batch_size, shuffle) else None)
         try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
-                # one pass over all parameters (they share one flat buffer)
-                finite = training.all_finite(self._flat_params)
-            if not finite:
+            loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
+            # one pass over all parameters (they share one flat buffer)
+            if not training.all_finite(self._flat_params):
                 msg = (
                     f"fit: the weights overflowed in epoch {epoch} (the loss was still "
                     f"{loss}); the learning rate is probably too large for this data: try "

@@ -1,23 +1,28 @@
 """The training loop: batches, the step, per-epoch bookkeeping.
 
-Speed lives here and in ``Dense`` (``npframe.layer``), nowhere else:
+Speed lives here and in ``Dense`` (``npframe.layer``), nowhere else
+(``docs/performance.md`` has the measurements):
 
 * Every array a step writes lives in a ``Workspace`` allocated once per batch size
   and reused for every step: matrix products and elementwise work write into it with
   ``out=``, so a step of built-in components allocates nothing that scales with the
-  batch. Components with only the contract's methods (any plugin) still work: their
-  results are used as returned, never copied.
+  batch. Each layer's forward and backward are closures over those buffers
+  (``Dense.bind``), so the step itself does little Python work.
 * Memory order per layer: a layer narrower than the batch keeps its buffers features
   x samples (F order), a wider one samples x features (C order). Elementwise work,
-  bias broadcasts and the bias gradient's reduction then run along the long axis
-  (for 2-4-4-3 on 7,000 samples, 4-element rows would cost more than the matrix
-  products). The arrays are still batch first to every component: an F-order
-  buffer is simply a transposed view, which ``matmul`` hands to BLAS without copying.
+  the bias add and the bias gradient then run along the long axis (for 2-4-4-3 on
+  7,000 samples, 4-element rows would cost more than the matrix products). Every
+  component still sees batch-first arrays: an F-order buffer is a transposed view,
+  which ``matmul`` hands to BLAS without copying.
 * One matrix product per layer and direction, none for the data's gradient.
+* Optional in-place protocols for components (``forward_into`` / ``backward_into`` /
+  ``in_place`` for activations, ``value_and_gradient_into`` for losses,
+  ``plain_step_size`` for optimizers); components without them work unchanged.
+* Parameters and gradients are views into one flat buffer each (``flat_arrays``):
+  SGD's update, the finiteness check and the rollback snapshot are one call each.
 * Batches are views of the training arrays; a shuffled epoch gathers each batch
-  into a preallocated buffer (no copy of the whole data set). What is prepared once
-  per ``fit`` (batch boundaries, a features x samples copy of the targets when the
-  output layer is in F order) is cached for the duration of that ``fit``.
+  into its workspace (no copy of the whole data set). What one ``fit`` prepares
+  (batch views, narrow data and targets in their layer's order) is cached until it ends.
 """
 
 from __future__ import annotations
@@ -128,6 +133,10 @@ def sum_of_squares(flat: np.ndarray) -> float:
     n = flat.size
     if n <= DOT_CHUNK:
         return float(np.dot(flat, flat))
+    rows = -(-n // DOT_CHUNK)
+    if n % rows == 0:  # equal rows: one call (e.g. an F-order batch, one row per output)
+        head = flat.reshape(rows, n // rows)
+        return float(np.add.reduce(np.vecdot(head, head)))
     rows = n // DOT_CHUNK
     head = flat[: rows * DOT_CHUNK].reshape(rows, DOT_CHUNK)
     tail = flat[rows * DOT_CHUNK :]
@@ -143,19 +152,23 @@ def plain_step_size(optimizer: Any) -> float | None:
 
     Optional protocol: an optimizer may define ``plain_step_size()`` returning that
     step size, or ``None`` when (with its current settings) its update is anything
-    else. The training step then scales the loss gradient by it, so the gradients
-    come out as the updates, and applies them with one subtraction per parameter.
+    else. The training step then applies the update itself, as two operations over
+    the flat gradient and parameter buffers (``g *= step_size; p -= g``: the same
+    arithmetic, bit for bit) instead of two per parameter plus the optimizer's
+    bookkeeping, which matters when steps are short.
     """
     method = getattr(optimizer, "plain_step_size", None)
     return method() if callable(method) else None
 
 
 class Workspace:
-    """Every buffer one step writes, for batches of ``n`` samples.
+    """Every buffer one step writes, for batches of ``n`` samples, and the step itself.
 
-    ``orders`` gives each layer's memory order (default: ``layer_orders`` for ``n``).
-    Buffers for the optional in-place protocols exist only where a component offers
-    them; ``inputs``, ``zs`` and ``acts`` are the step's scratch lists.
+    ``orders`` gives the data's and each layer's memory order (default:
+    ``layer_orders`` for ``n``). Buffers for the optional in-place protocols exist
+    only where a component offers them. ``steps`` holds each layer's ``(forward,
+    backward)`` bound to these buffers (``Dense.bind``); ``inputs`` and ``acts`` are
+    the step's scratch lists.
     """
 
     def __init__(self, net: Network, n: int, orders: tuple[str, ...] | None = None) -> None:
@@ -170,61 +183,56 @@ class Workspace:
 
         per_layer = list(zip(layers, orders[1:], strict=True))
         # grad_x of layer i is grad_a of layer i-1, in that layer's order; the first
-        # layer needs none. grad_out is the loss gradient (scaled in place when the
-        # step folds in the step size).
-        self.grad_x = [None] + [buf(layer.fan_in, o)
-                                for layer, o in zip(layers[1:], orders[1:], strict=False)]
+        # layer needs none. grad_out is the loss gradient, in the output layer's order.
+        grad_x = [None] + [buf(layer.fan_in, o)
+                           for layer, o in zip(layers[1:], orders[1:], strict=False)]
         self.grad_out = buf(layers[-1].units, orders[-1])
-        grad_a = [*self.grad_x[1:], self.grad_out]
-        self.z = [buf(layer.units, o) for layer, o in per_layer]
+        grad_a = [*grad_x[1:], self.grad_out]
+        z = [buf(layer.units, o) for layer, o in per_layer]
         # Activations and their gradients: in place where the activation allows it,
         # in buffers of their own for the in-place protocol, or as returned (None).
-        self.a = [z if layer.in_place else
-                  buf(layer.units, o) if layer._forward_into is not None else None
-                  for z, (layer, o) in zip(self.z, per_layer, strict=True)]
-        self.grad_z = [g if layer.in_place else
-                       buf(layer.units, o) if layer._backward_into is not None else None
-                       for g, (layer, o) in zip(grad_a, per_layer, strict=True)]
-        self.ones = np.ones(n, dtype)
+        a = [zi if layer.in_place else
+             buf(layer.units, o) if layer._forward_into is not None else None
+             for zi, (layer, o) in zip(z, per_layer, strict=True)]
+        grad_z = [g if layer.in_place else
+                  buf(layer.units, o) if layer._backward_into is not None else None
+                  for g, (layer, o) in zip(grad_a, per_layer, strict=True)]
+        ones = np.ones(n, dtype)
+        self.steps = [layer.bind(*bufs, ones) for layer, *bufs in zip(
+            layers, z, a, grad_z, net._grad_W, net._grad_b, grad_x, strict=True)]
         self.inputs: list[Any] = [None] * len(layers)
-        self.zs: list[Any] = [None] * len(layers)
         self.acts: list[Any] = [None] * len(layers)
         # Gathered batches of a shuffled epoch, in the data's and the output's order.
         self.x = buf(net.spec.sizes[0], orders[0])
         self.y = buf(net.spec.sizes[-1], orders[-1])
 
 
-def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace,
-             scale: float = 1.0) -> float:
+def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
     """Forward and backward on a batch: fills ``net._grads``, returns the batch loss.
 
-    The gradients are those of the batch's mean loss, times ``scale``; they are left
-    as they were when the loss is not finite. ``Network.gradients`` and the training
+    The gradients are those of the batch's mean loss; they are left as they were
+    when the loss is not finite. ``Network.gradients`` and the training
     step share this. Any memory order of ``X`` and ``Y`` gives the same result; the
     orders in ``ws.orders`` are the fastest.
     """
-    layers = net.layers
-    inputs, zs, acts = ws.inputs, ws.zs, ws.acts
+    steps, inputs, acts = ws.steps, ws.inputs, ws.acts
     x = X
-    for i, layer in enumerate(layers):
+    for i, (forward, _) in enumerate(steps):
         inputs[i] = x
-        zs[i], x = layer.forward(x, ws.z[i], ws.a[i])
-        acts[i] = x
+        x = acts[i] = forward(x)
     grad = ws.grad_out
     if ws.fast_loss:
-        loss = float(net.loss.value_and_gradient_into(Y, x, grad, scale))
+        loss = float(net.loss.value_and_gradient_into(Y, x, grad))
     else:
         loss, g = net.loss.value_and_gradient(Y, x)
         loss = float(loss)
-        np.multiply(g, scale, out=grad)  # a copy (the plugin's array is its own)
+        # Copied: the plugin's array stays untouched, and the step continues in the
+        # network's dtype and the output layer's memory order whatever it returned.
+        np.copyto(grad, g)
     if not math.isfinite(loss):
         return loss
-    grads_W, grads_b, grad_z, grad_x = net._grad_W, net._grad_b, ws.grad_z, ws.grad_x
-    ones = ws.ones
-    for i in range(len(layers) - 1, -1, -1):
-        layers[i].backward(inputs[i], zs[i], acts[i], grad, grads_W[i], grads_b[i],
-                           grad_x[i], grad_z[i], ones)
-        grad = grad_x[i]
+    for i in range(len(steps) - 1, -1, -1):
+        grad = steps[i][1](inputs[i], acts[i], grad)
     return loss
 
 
@@ -278,8 +286,7 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
         if order is not None:
             index = order[start:stop]
             x, y = _gather(Xo, index, ws.x), _gather(Yo, index, ws.y)
-        step_size = plain_step_size(optimizer)
-        loss = backprop(net, x, y, ws, 1.0 if step_size is None else step_size)
+        loss = backprop(net, x, y, ws)
         if not math.isfinite(loss):
             msg = (
                 f"fit: the loss became {loss} in epoch {epoch} (batch {start}:{stop}); "
@@ -287,9 +294,11 @@ def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | No
                 "probably too large for this data: try a smaller one, or standardize = true"
             )
             raise DivergenceError(msg)
+        step_size = plain_step_size(optimizer)
         if step_size is None:
             optimizer.step(params, grads)
-        else:  # the gradients are the updates already: one subtraction does them all
+        else:  # SGD's own arithmetic, over all parameters at once
+            np.multiply(flat_grads, step_size, out=flat_grads)
             np.subtract(flat_params, flat_grads, out=flat_params)
         total += loss
     return total / len(batches)

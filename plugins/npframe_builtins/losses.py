@@ -47,12 +47,11 @@ class MeanSquaredError(Loss):
         diff *= 2.0 / diff.size
         return value, diff
 
-    # The optional in-place protocol of ``npframe.training``: the gradient, times
-    # ``scale``, goes to ``out``.
-    def value_and_gradient_into(self, y_true, y_pred, out, scale=1.0):
+    # The optional in-place protocol of ``npframe.training``: the gradient goes to ``out``.
+    def value_and_gradient_into(self, y_true, y_pred, out):
         diff = np.subtract(y_pred, y_true, out=out)
         value = _sum_of_squares(diff) / diff.size
-        diff *= 2.0 * scale / diff.size
+        diff *= 2.0 / diff.size
         return value
 
 

@@ -147,7 +147,7 @@ class SGD(_GradientPreprocessing):
     def plain_step_size(self) -> float | None:
         """Optional protocol of ``npframe.training``: the step size when the update is
         exactly ``p -= learning_rate * g`` (no clipping, no weight decay, ``step`` not
-        overridden), so the training loop may fold it into the loss gradient."""
+        overridden), so the training loop may apply it to all parameters at once."""
         if (type(self).step is SGD.step and not self.weight_decay
                 and self.clip_norm is None and self.clip_value is None):
             return self.learning_rate
