@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import npframe
 from npframe.registry import Registry
+
+# CI runs a fixed set of examples (reproducible, nothing stored between runs); local runs
+# explore new ones each time and remember failures in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 TUTORIAL_SPEC = {
     "input": 2,
