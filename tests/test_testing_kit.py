@@ -198,66 +198,8 @@ def test_wrong_gradient_is_caught_with_numbers():
     assert "at index (" in msg and "z=" in msg and "grad_a=" in msg
 
 
-def test_row_wise_activation_is_checked_through_its_full_jacobian():
-    with pytest.raises(AssertionError, match=r"backward.*disagrees with central finite"):
-        check_activation(DiagonalSoftmax())
-
-
-def test_float64_upcast_is_caught():
-    with pytest.raises(AssertionError,
-                       match=r"UpcastingHalf\(\)\.forward on float32 .* returned float64 for "
-                             r"float32 input .*Python floats"):
-        check_activation(UpcastingHalf())
-
-
-def test_mutating_input_is_caught():
-    with pytest.raises(AssertionError,
-                       match=r"MutatingReLU\(\)\.forward .* mutated its input 'z': \d+ entries "
-                             r"changed, first at index \(\d+, \d+\) from -"):
-        check_activation(MutatingReLU())
-
-
-def test_overflow_warning_at_large_magnitude_is_caught():
-    with pytest.raises(AssertionError,
-                       match=r"NaiveSoftplus\(\)\.forward on float64 z with \|z\| up to 1000 "
-                             r"warned: RuntimeWarning: overflow encountered in exp"):
-        check_activation(NaiveSoftplus())
-
-
-def test_wrong_output_shape_is_caught():
-    with pytest.raises(AssertionError, match=r"backward on .* returned shape \(1,\), expected"):
-        check_activation(ShrinkingBackward())
-
-
-def test_parameters_that_do_not_round_trip_are_caught():
-    with pytest.raises(AssertionError,
-                       match=r"parameters do not survive a spec round trip: built from "
-                             r"\{'alpha': 2\.0\}, the new instance reports \{'alpha': 4\.0\}"):
-        check_activation(DoublingParam(alpha=1.0))
-
-
-def test_parameter_not_kept_as_attribute_is_caught():
-    with pytest.raises(AssertionError, match=r"parameter 'scale' of __init__ is not kept as an "
-                                             r"attribute \(self\.scale or self\._scale\)"):
-        check_activation(ForgetfulScale())
-
-
-def test_numpy_scalar_parameter_is_caught():
-    with pytest.raises(AssertionError, match=r"parameter 'alpha' is numpy\.float32 .*plain "
-                                             r"Python numbers"):
-        check_activation(NumpyScalarParam())
-
-
 def test_hand_written_component_passes():
     check_activation(HandWrittenScale(scale=3.0))
-
-
-def test_a_class_instead_of_an_instance_is_explained():
-    with pytest.raises(AssertionError, match=r"an activation must be an instance of "
-                                             r"npframe\.Activation \(got the class .*"
-                                             r"HandWrittenScale; pass an instance, e\.g\. "
-                                             r"HandWrittenScale\(\)\)"):
-        check_activation(HandWrittenScale)
 
 
 # -- broken losses -----------------------------------------------------------------------
@@ -331,28 +273,6 @@ def test_loss_gradient_off_by_a_factor_is_caught():
     assert "max abs error" in msg and "y_pred=" in msg and "max relative error" in msg
 
 
-def test_loss_returning_an_array_is_caught():
-    with pytest.raises(AssertionError, match=r"ArrayValuedLoss\(\)\.value .*returned ndarray"):
-        check_loss(ArrayValuedLoss(), domain="real")
-
-
-def test_value_and_gradient_must_agree_with_gradient():
-    with pytest.raises(AssertionError, match=r"value_and_gradient on .* disagrees with "
-                                             r"gradient\(\): max abs difference"):
-        check_loss(InconsistentPair())
-
-
-def test_loss_overflow_is_caught():
-    with pytest.raises(AssertionError, match=r"value on float64 data with \|y_pred\| up to 1e3 "
-                                             r"warned: RuntimeWarning: overflow"):
-        check_loss(NaiveLogCosh())
-
-
-def test_loss_mutating_predictions_is_caught():
-    with pytest.raises(AssertionError, match=r"gradient on .* mutated its input 'y_pred'"):
-        check_loss(ClippingMSE())
-
-
 def test_probability_loss_is_checked_on_probabilities_automatically():
     check_loss(ProbabilityLoss())  # real data gives log of negatives, so probabilities it is
     with pytest.raises(AssertionError,
@@ -403,32 +323,6 @@ class Transposed(Initializer):
 class IntegerWeights(Initializer):
     def __call__(self, shape, rng):
         return rng.integers(-2, 3, shape)
-
-
-def test_nondeterministic_initializer_is_caught():
-    with pytest.raises(AssertionError, match=r"FreshEntropy\(\)\(shape=\(3, 3\), rng\) is not "
-                                             r"deterministic: .*max abs difference"):
-        check_initializer(FreshEntropy())
-
-
-def test_initializer_using_global_numpy_state_is_caught():
-    with pytest.raises(AssertionError, match=r"changed NumPy's global random state"):
-        check_initializer(GlobalNumpyState())
-
-
-def test_initializer_using_python_random_is_caught():
-    with pytest.raises(AssertionError, match=r"changed the state of Python's global random"):
-        check_initializer(GlobalPythonRandom())
-
-
-def test_initializer_wrong_shape_is_caught():
-    with pytest.raises(AssertionError, match=r"returned shape \(2, 7\); expected \(7, 2\)"):
-        check_initializer(Transposed())
-
-
-def test_integer_weights_are_caught():
-    with pytest.raises(AssertionError, match=r"returned dtype int64; weights must be floating"):
-        check_initializer(IntegerWeights())
 
 
 # -- broken optimizers -------------------------------------------------------------------
@@ -514,12 +408,6 @@ class AliasingMomentum(ForgetfulMomentum):
         self._velocity = [np.zeros_like(state[k]) for k in sorted(state)]  # drops the values
 
 
-def test_optimizer_using_global_random_state_is_caught():
-    with pytest.raises(AssertionError, match=r"NoisySGD\(learning_rate=0\.01\)\.step changed "
-                                             r"NumPy's global random state"):
-        check_optimizer(NoisySGD())
-
-
 def test_state_dict_that_does_not_round_trip_is_caught():
     with pytest.raises(AssertionError) as info:
         check_optimizer(ForgetfulMomentum())
@@ -527,35 +415,6 @@ def test_state_dict_that_does_not_round_trip_is_caught():
     assert "state_dict does not round-trip: after 7 steps" in msg
     assert "params[0] differ by up to" in msg and "at index (" in msg
     assert "Keys saved: none" in msg
-
-
-def test_state_dict_dropping_values_on_load_is_caught():
-    with pytest.raises(AssertionError, match=r"state_dict does not round-trip.*Keys saved: "
-                                             r"\['v\.0', 'v\.1'\]"):
-        check_optimizer(AliasingMomentum())
-
-
-def test_state_dict_with_non_arrays_is_caught():
-    with pytest.raises(AssertionError, match=r"state_dict\(\)\['steps'\] is int; state must be "
-                                             r"plain numeric numpy arrays"):
-        check_optimizer(ScalarStateMomentum())
-
-
-def test_optimizer_not_updating_in_place_is_caught():
-    with pytest.raises(AssertionError, match=r"replaced arrays in the params list"):
-        check_optimizer(RebindingSGD())
-
-
-def test_optimizer_that_ascends_is_caught():
-    with pytest.raises(AssertionError,
-                       match=r"300 steps on the convex quadratic .* took it from [\d.]+ to "
-                             r"[\d.e+]+; an optimizer must decrease it"):
-        check_optimizer(AscendingSGD())
-
-
-def test_optimizer_mutating_gradients_is_caught():
-    with pytest.raises(AssertionError, match=r"\.step mutated its input 'grads\[0\]'"):
-        check_optimizer(GradScalingSGD())
 
 
 # -- metrics, schedules, datasets ---------------------------------------------------------
@@ -590,27 +449,6 @@ class NegativeSchedule(Schedule):
         return 1.0 - epoch / 10
 
 
-def test_metric_with_wrong_direction_is_caught():
-    with pytest.raises(AssertionError, match=r"a perfect prediction scored 1 but a noisy one "
-                                             r".*Is greater_is_better right\?"):
-        check_metric(R2WrongDirection())
-
-
-def test_metric_returning_an_array_is_caught():
-    with pytest.raises(AssertionError, match=r"returned ndarray .* not a single real number"):
-        check_metric(ArrayMetric(), domain="real")
-
-
-def test_stateful_schedule_is_caught():
-    with pytest.raises(AssertionError, match=r"not a pure function of the epoch"):
-        check_schedule(CountingSchedule())
-
-
-def test_negative_schedule_is_caught():
-    with pytest.raises(AssertionError, match=r"NegativeSchedule\(\)\(11\) returned -0\.1"):
-        check_schedule(NegativeSchedule())
-
-
 def test_dataset_problems_are_caught():
     X, y = np.zeros((4, 2)), np.zeros((4, 1))
     check_dataset(Dataset(X=X, y=y))
@@ -629,19 +467,6 @@ def test_check_component_dispatches_by_base_class():
         check_component(NaiveSoftplus())
     with pytest.raises(AssertionError, match=r"builtins\.str is not an npframe component"):
         check_component("relu")
-
-
-def test_check_registered_asks_for_required_parameters():
-    with pytest.raises(AssertionError,
-                       match=r"schedule 'cosine' \(registered by npframe [\d.]+\) cannot be "
-                             r"built from the spec \{ name = 'cosine' \}: .*missing a "
-                             r"required argument: 'epochs'.*params="):
-        check_registered("schedule", "cosine", registry=_builtins)
-
-
-def test_check_registered_reports_an_unknown_name_as_a_failure():
-    with pytest.raises(AssertionError, match=r"unknown activation 'rleu'; did you mean 'relu'"):
-        check_registered("activation", "rleu", registry=_builtins)
 
 
 def test_check_registered_checks_the_factory_accepts_the_components_parameters():
@@ -708,3 +533,184 @@ def test_importing_the_pytest_plugin_loads_no_plugins():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# Every deliberately broken component above, the check that must reject it, and what
+# its message must say: one row per defect, a catalogue of what the kit catches.
+BROKEN_COMPONENTS = [
+    pytest.param(
+        lambda: check_activation(DiagonalSoftmax()),
+        r"backward.*disagrees with central finite",
+        id="row_wise_activation_is_checked_through_its_full_jacobian",
+    ),
+    pytest.param(
+        lambda: check_activation(UpcastingHalf()),
+        r"UpcastingHalf\(\)\.forward on float32 .* returned float64 for "
+        r"float32 input .*Python floats",
+        id="float64_upcast_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(MutatingReLU()),
+        r"MutatingReLU\(\)\.forward .* mutated its input 'z': \d+ entries "
+        r"changed, first at index \(\d+, \d+\) from -",
+        id="mutating_input_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(NaiveSoftplus()),
+        r"NaiveSoftplus\(\)\.forward on float64 z with \|z\| up to 1000 "
+        r"warned: RuntimeWarning: overflow encountered in exp",
+        id="overflow_warning_at_large_magnitude_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(ShrinkingBackward()),
+        r"backward on .* returned shape \(1,\), expected",
+        id="wrong_output_shape_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(DoublingParam(alpha=1.0)),
+        r"parameters do not survive a spec round trip: built from "
+        r"\{'alpha': 2\.0\}, the new instance reports \{'alpha': 4\.0\}",
+        id="parameters_that_do_not_round_trip_are_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(ForgetfulScale()),
+        r"parameter 'scale' of __init__ is not kept as an "
+        r"attribute \(self\.scale or self\._scale\)",
+        id="parameter_not_kept_as_attribute_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(NumpyScalarParam()),
+        r"parameter 'alpha' is numpy\.float32 .*plain "
+        r"Python numbers",
+        id="numpy_scalar_parameter_is_caught",
+    ),
+    pytest.param(
+        lambda: check_activation(HandWrittenScale),
+        r"an activation must be an instance of "
+        r"npframe\.Activation \(got the class .*"
+        r"HandWrittenScale; pass an instance, e\.g\. "
+        r"HandWrittenScale\(\)\)",
+        id="a_class_instead_of_an_instance_is_explained",
+    ),
+    pytest.param(
+        lambda: check_loss(ArrayValuedLoss(), domain="real"),
+        r"ArrayValuedLoss\(\)\.value .*returned ndarray",
+        id="loss_returning_an_array_is_caught",
+    ),
+    pytest.param(
+        lambda: check_loss(InconsistentPair()),
+        r"value_and_gradient on .* disagrees with "
+        r"gradient\(\): max abs difference",
+        id="value_and_gradient_must_agree_with_gradient",
+    ),
+    pytest.param(
+        lambda: check_loss(NaiveLogCosh()),
+        r"value on float64 data with \|y_pred\| up to 1e3 "
+        r"warned: RuntimeWarning: overflow",
+        id="loss_overflow_is_caught",
+    ),
+    pytest.param(
+        lambda: check_loss(ClippingMSE()),
+        r"gradient on .* mutated its input 'y_pred'",
+        id="loss_mutating_predictions_is_caught",
+    ),
+    pytest.param(
+        lambda: check_initializer(FreshEntropy()),
+        r"FreshEntropy\(\)\(shape=\(3, 3\), rng\) is not "
+        r"deterministic: .*max abs difference",
+        id="nondeterministic_initializer_is_caught",
+    ),
+    pytest.param(
+        lambda: check_initializer(GlobalNumpyState()),
+        r"changed NumPy's global random state",
+        id="initializer_using_global_numpy_state_is_caught",
+    ),
+    pytest.param(
+        lambda: check_initializer(GlobalPythonRandom()),
+        r"changed the state of Python's global random",
+        id="initializer_using_python_random_is_caught",
+    ),
+    pytest.param(
+        lambda: check_initializer(Transposed()),
+        r"returned shape \(2, 7\); expected \(7, 2\)",
+        id="initializer_wrong_shape_is_caught",
+    ),
+    pytest.param(
+        lambda: check_initializer(IntegerWeights()),
+        r"returned dtype int64; weights must be floating",
+        id="integer_weights_are_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(NoisySGD()),
+        r"NoisySGD\(learning_rate=0\.01\)\.step changed "
+        r"NumPy's global random state",
+        id="optimizer_using_global_random_state_is_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(AliasingMomentum()),
+        r"state_dict does not round-trip.*Keys saved: "
+        r"\['v\.0', 'v\.1'\]",
+        id="state_dict_dropping_values_on_load_is_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(ScalarStateMomentum()),
+        r"state_dict\(\)\['steps'\] is int; state must be "
+        r"plain numeric numpy arrays",
+        id="state_dict_with_non_arrays_is_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(RebindingSGD()),
+        r"replaced arrays in the params list",
+        id="optimizer_not_updating_in_place_is_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(AscendingSGD()),
+        r"300 steps on the convex quadratic .* took it from [\d.]+ to "
+        r"[\d.e+]+; an optimizer must decrease it",
+        id="optimizer_that_ascends_is_caught",
+    ),
+    pytest.param(
+        lambda: check_optimizer(GradScalingSGD()),
+        r"\.step mutated its input 'grads\[0\]'",
+        id="optimizer_mutating_gradients_is_caught",
+    ),
+    pytest.param(
+        lambda: check_metric(R2WrongDirection()),
+        r"a perfect prediction scored 1 but a noisy one "
+        r".*Is greater_is_better right\?",
+        id="metric_with_wrong_direction_is_caught",
+    ),
+    pytest.param(
+        lambda: check_metric(ArrayMetric(), domain="real"),
+        r"returned ndarray .* not a single real number",
+        id="metric_returning_an_array_is_caught",
+    ),
+    pytest.param(
+        lambda: check_schedule(CountingSchedule()),
+        r"not a pure function of the epoch",
+        id="stateful_schedule_is_caught",
+    ),
+    pytest.param(
+        lambda: check_schedule(NegativeSchedule()),
+        r"NegativeSchedule\(\)\(11\) returned -0\.1",
+        id="negative_schedule_is_caught",
+    ),
+    pytest.param(
+        lambda: check_registered("schedule", "cosine", registry=_builtins),
+        r"schedule 'cosine' \(registered by npframe [\d.]+\) cannot be "
+        r"built from the spec \{ name = 'cosine' \}: .*missing a "
+        r"required argument: 'epochs'.*params=",
+        id="check_registered_asks_for_required_parameters",
+    ),
+    pytest.param(
+        lambda: check_registered("activation", "rleu", registry=_builtins),
+        r"unknown activation 'rleu'; did you mean 'relu'",
+        id="check_registered_reports_an_unknown_name_as_a_failure",
+    ),
+]
+
+
+@pytest.mark.parametrize(("run_check", "message"), BROKEN_COMPONENTS)
+def test_broken_component_is_caught(run_check, message):
+    with pytest.raises(AssertionError, match=message):
+        run_check()
