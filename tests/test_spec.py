@@ -160,16 +160,23 @@ def test_numpy_integers_and_dtypes_normalize_to_plain_data():
     assert params == {"learning_rate": 0.5}
 
 
-def test_a_layer_may_override_the_initializer():
+def _registry_with_recording_initializer(name, draw):
+    """A fresh registry whose initializer ``name`` records every shape it is asked for."""
     calls = []
 
-    class Ones(Initializer):
+    class Recording(Initializer):
         def __call__(self, shape, rng):
             calls.append(shape)
-            return np.ones(shape)
+            return draw(shape, rng)
 
     registry = npframe.registry.Registry()
-    registry.register("initializer", "ones", Ones)
+    registry.register("initializer", name, Recording)
+    return registry, calls
+
+
+def test_a_layer_may_override_the_initializer():
+    registry, calls = _registry_with_recording_initializer(
+        "ones", lambda shape, rng: np.ones(shape))
     spec = {"input": 2, "seed": 1, "layers": [{"units": 3, "activation": "relu"},
                                               {"units": 1, "activation": "linear",
                                                "initializer": "ones"}]}
@@ -342,15 +349,8 @@ def test_every_problem_is_a_spec_error_starting_with_its_path(tutorial_spec, cas
 
 
 def test_spec_errors_come_before_any_array_is_allocated(tutorial_spec, monkeypatch):
-    calls = []
-
-    class Spy(Initializer):
-        def __call__(self, shape, rng):
-            calls.append(shape)
-            return rng.standard_normal(shape)
-
-    registry = npframe.registry.Registry()
-    registry.register("initializer", "spy", Spy)
+    registry, calls = _registry_with_recording_initializer(
+        "spy", lambda shape, rng: rng.standard_normal(shape))
     tutorial_spec["initializer"] = "spy"
     Network.from_spec(tutorial_spec, registry=registry)
     assert len(calls) == 3  # the spy sees every allocation of a valid spec
