@@ -19,9 +19,9 @@ from pathlib import Path
 
 import attrs
 import numpy as np
+from npframe_builtins import tutorial
 
 import npframe
-from npframe import tutorial
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 SPECS = ("tutorial_sgd.toml", "tutorial_adam.toml", "wide_sgd.toml", "wide_adam.toml")
@@ -60,7 +60,7 @@ def train(spec: npframe.NetworkSpec, data: tutorial.TutorialData | None = None) 
     net.fit(ds.X, ds.y, epochs=spec.train.epochs, batch_size=spec.train.batch_size,
             shuffle=spec.train.shuffle)
     seconds = time.perf_counter() - start
-    name = "-".join(map(str, spec.sizes)) + f" {spec.optimizer.name}"
+    name = "-".join(map(str, npframe.check_spec(spec).sizes)) + f" {spec.optimizer.name}"
     if spec.schedule is not None:
         name += f" + {spec.schedule.name}"
     return Run(name, spec.seed, seconds, tutorial.report(net, data))

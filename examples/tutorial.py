@@ -4,7 +4,7 @@
     python examples/tutorial.py --epochs 1000000   # the notebook's whole run
 
 The network is built from docs/examples/tutorial_parity.toml and given the tutorial's
-own initial weights (``npframe.tutorial.initial_weights``); it trains full batch,
+own initial weights (``npframe_builtins.tutorial.initial_weights``); it trains full batch,
 unshuffled, on the tutorial's standardized data, so it retraces the notebook: metric
 3.7697 before training, 0.3502 after 100,000 epochs, 0.3450 from 200,000 on, test
 metric 0.3194 after 1,000,000. Losses are reported as ``mse`` (what npframe trains)
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import attrs
+from npframe_builtins import tutorial
 
 import npframe
-from npframe import tutorial
 
 SPEC = Path(__file__).resolve().parent.parent / "docs" / "examples" / "tutorial_parity.toml"
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     # The metrics are measured at each progress line below, not after every epoch.
     spec = attrs.evolve(npframe.NetworkSpec.load(args.spec), metrics=())
     net = npframe.Network(spec)
-    net.set_weights(tutorial.initial_weights(spec.sizes))
+    net.set_weights(tutorial.initial_weights(npframe.check_spec(spec).sizes))
     print(f"{net!r} from {args.spec.name}, the tutorial's initial weights; "
           f"{len(data.X_train)} training and {len(data.X_test)} test samples")
     print(_progress(net, data), "(the notebook: 3.7697)")

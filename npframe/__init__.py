@@ -1,12 +1,13 @@
 """npframe: a plugin-oriented neural-network framework on NumPy.
 
-Networks assemble themselves from specs; components (activations, losses,
+Networks assemble themselves from specs; components (layers, activations, losses,
 initializers, optimizers, metrics, schedules, datasets) come from a string-keyed
 registry that installed plugins fill through the ``npframe_register`` hook.
 """
 
 from npframe import registry
 from npframe._version import __version__
+from npframe.assembly import check_spec
 from npframe.callbacks import (
     Callback,
     CSVLogger,
@@ -18,43 +19,46 @@ from npframe.callbacks import (
 )
 from npframe.dataset import Dataset
 from npframe.errors import (
+    ConvergenceWarning,
     DataError,
     DivergenceError,
     ModelFileError,
     NpframeError,
+    PluginLoadError,
     PluginWarning,
     RegistryError,
     SpecError,
     UnknownComponentError,
 )
 from npframe.hookspecs import hookimpl
-from npframe.interfaces import Activation, Initializer, Loss, Metric, Optimizer, Schedule
-from npframe.network import Network
+from npframe.interfaces import (
+    Activation,
+    Initializer,
+    Layer,
+    LayerContext,
+    Loss,
+    Metric,
+    Optimizer,
+    Schedule,
+    TrainingPlan,
+)
+from npframe.network import Network, load
 from npframe.spec import NetworkSpec
 from npframe.trainer import train
-
-
-def load(path, *, registry=None):
-    """Read a model written by ``Network.save``; never unpickles anything.
-
-    ``registry`` (default: the process-wide one) supplies the components the model's
-    spec names; see ``npframe.io.load`` for the errors.
-    """
-    from npframe.io import load as _load
-
-    return _load(path, registry=registry)
-
 
 __all__ = [
     "Activation",
     "CSVLogger",
     "Callback",
+    "ConvergenceWarning",
     "DataError",
     "Dataset",
     "DivergenceError",
     "EarlyStopping",
     "History",
     "Initializer",
+    "Layer",
+    "LayerContext",
     "LearningRateScheduler",
     "Loss",
     "Metric",
@@ -64,13 +68,16 @@ __all__ = [
     "NetworkSpec",
     "NpframeError",
     "Optimizer",
+    "PluginLoadError",
     "PluginWarning",
     "ReduceLROnPlateau",
     "RegistryError",
     "Schedule",
     "SpecError",
+    "TrainingPlan",
     "UnknownComponentError",
     "__version__",
+    "check_spec",
     "hookimpl",
     "load",
     "registry",

@@ -1,24 +1,35 @@
 """Callbacks: code that runs at the edges of training, Keras-style.
 
 A callback is any object with some of ``set_network``, ``on_train_begin(logs)``,
-``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)`` and
-``on_train_end(logs)``; missing methods are skipped, so subclassing ``Callback`` is a
-convenience, not a requirement. ``epoch`` counts every epoch the network has trained,
-across ``fit`` calls and save/load. Setting ``network.stop_training = True`` ends
-``fit`` after the current epoch.
+``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``
+and the per-step ``on_batch_begin(step, logs)`` / ``on_batch_end(step, logs)``;
+missing methods are skipped, so subclassing ``Callback`` is a convenience, not a
+requirement. ``epoch`` counts every epoch the network has trained, across ``fit``
+calls and save/load, and ``step`` every optimizer step. Setting
+``network.stop_training = True`` ends ``fit`` after the current epoch. Callbacks see
+the network through its public attributes only (``optimizer``, ``base_learning_rate``,
+``metrics``, ``get_weights``/``set_weights``, ``save``).
+
+Per-step hooks cost a Python call per step, so ``fit`` calls them only on callbacks
+that define them (and, for a callback with a ``wants_batches`` attribute, only when it
+is true).
 """
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import os
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+import string
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from attrs import converters, define, field, validators
 
-if TYPE_CHECKING:
-    from npframe.network import Network
+from npframe.interfaces import Schedule, TrainingPlan
+from npframe.registry import default_registry
 
 __all__ = [
     "CSVLogger",
@@ -31,15 +42,20 @@ __all__ = [
     "ReduceLROnPlateau",
 ]
 
-HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end",
+         "on_batch_begin", "on_batch_end")
 
 
 class Callback:
-    """Base class with no-op hooks; ``self.network`` is set before training starts."""
+    """Base class with no-op epoch hooks; ``self.network`` is set before training starts.
 
-    network: Network | None = None
+    Define ``on_batch_begin(step, logs)`` / ``on_batch_end(step, logs)`` to run per
+    optimizer step (``logs``: ``epoch``, ``batch``, ``size``, and ``loss`` after it).
+    """
 
-    def set_network(self, network: Network) -> None:
+    network: Any = None
+
+    def set_network(self, network: Any) -> None:
         self.network = network
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
@@ -89,14 +105,23 @@ class History:
 
 
 class CallbackList:
-    """Dispatches each hook to the callbacks that define it, in order."""
+    """Dispatches each hook to the callbacks that define it, in order.
 
-    def __init__(self, callbacks: Iterable[Any], network: Network) -> None:
+    ``batch_begin`` and ``batch_end`` list the per-step hooks to call (none, usually).
+    """
+
+    def __init__(self, callbacks: Iterable[Any], network: Any) -> None:
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             setter = getattr(cb, "set_network", None)
             if setter is not None:
                 setter(network)
+        self.batch_begin = self._per_step("on_batch_begin")
+        self.batch_end = self._per_step("on_batch_end")
+
+    def _per_step(self, hook: str) -> list[Callable[[int, dict[str, Any]], None]]:
+        return [getattr(cb, hook) for cb in self.callbacks
+                if callable(getattr(cb, hook, None)) and getattr(cb, "wants_batches", True)]
 
     def call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -128,7 +153,7 @@ class ModelCheckpoint(Callback):
     ``path`` must end in ``.npz`` and may contain ``{epoch}`` (epochs trained so far:
     1 after the first epoch, counting across ``fit`` calls and ``load``) and any key of
     the epoch's logs, e.g. ``"ckpt/{epoch:03d}-{val_loss:.4f}.npz"``. Files are written
-    with ``npframe.io.save``, so a crash mid-save never destroys the previous one.
+    with ``Network.save``, so a crash mid-save never destroys the previous one.
 
     - ``every=K``: save after every K-th epoch (``epoch % K == 0``, global count, so a
       resumed run keeps the cadence). The default is 1 unless ``save_best_only``.
@@ -141,8 +166,6 @@ class ModelCheckpoint(Callback):
     def __init__(self, path: str | os.PathLike[str], *, every: int | None = None,
                  save_best_only: bool = False, monitor: str = "val_loss",
                  mode: str = "auto") -> None:
-        import string
-
         if not isinstance(path, str | os.PathLike) or not os.fspath(path):
             raise TypeError(f"ModelCheckpoint: path must be a str or os.PathLike (got {path!r})")
         text = str(os.fspath(path))
@@ -188,8 +211,6 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         """Fail before the first epoch, not after it, when the folder does not exist."""
-        from pathlib import Path
-
         folder = Path(self.path).parent
         if "{" not in str(folder) and not folder.is_dir():
             msg = f"ModelCheckpoint: folder '{folder}' does not exist (create it first)"
@@ -218,8 +239,6 @@ class ModelCheckpoint(Callback):
         return value > self.best if maximize else value < self.best
 
     def _save(self, trained: int, logs: dict[str, float]) -> None:
-        from npframe.io import save
-
         try:
             target = self.path.format(**{**logs, "epoch": trained})
         except (KeyError, IndexError, ValueError) as exc:
@@ -228,7 +247,7 @@ class ModelCheckpoint(Callback):
                 f"available: epoch, {', '.join(sorted(logs))}"
             )
             raise ValueError(msg) from None
-        save(self.network, target)
+        self.network.save(target)
         self.saved.append(target)
 
 
@@ -359,27 +378,30 @@ class EarlyStopping(Callback):
 def _as_schedule(value: Any) -> Any:
     """A registered schedule for a name or table; anything else as given."""
     if isinstance(value, str | Mapping):
-        from npframe.registry import create
-
-        return create("schedule", value, path="LearningRateScheduler.schedule")
+        return default_registry().create("schedule", value, path="LearningRateScheduler.schedule")
     return value
 
 
 @define(eq=False)
 class LearningRateScheduler(Callback):
-    """Set ``optimizer.learning_rate = base * schedule(epoch)`` before every epoch.
+    """Set ``optimizer.learning_rate = base * factor`` before every epoch (or step).
 
-    ``schedule`` is an ``npframe.Schedule``, a registered schedule's name or table
-    (``{"name": "step", "step_size": 10}``), or any callable ``epoch -> factor``;
-    ``epoch`` is the network's global 0-based epoch. ``base`` is the learning rate
-    the network was built with (``Network._base_learning_rate``), so the same epoch
-    always gets the same rate, across ``fit`` calls and ``load``. It overrides a
-    spec's ``schedule`` when both are given.
+    This is npframe's one schedule mechanism: a spec's ``schedule`` is applied by a
+    ``LearningRateScheduler`` that ``fit`` adds (one passed in ``callbacks`` replaces
+    it). ``schedule`` is an ``npframe.Schedule``, a registered schedule's name or table
+    (``{"name": "step", "step_size": 10}``), or any callable ``epoch -> factor``. A
+    ``Schedule`` gets the global epoch and step and the run's ``TrainingPlan`` (so it
+    can know the run's length); one with ``per_step = True`` is asked before every
+    optimizer step. ``base`` is the network's ``base_learning_rate``, so the same epoch
+    always gets the same rate, across ``fit`` calls and ``load``.
     """
 
     schedule: Any = field(converter=_as_schedule)
-    #: ``(epoch, learning_rate)`` for every epoch this callback set.
+    #: ``(epoch, learning_rate)`` for every epoch this callback set (per-step
+    #: schedules: the rate at the epoch's first step).
     rates: list[tuple[int, float]] = field(factory=list, init=False, repr=False)
+    _plan: TrainingPlan | None = field(default=None, init=False, repr=False)
+    _epoch: int = field(default=0, init=False, repr=False)
 
     @schedule.validator
     def _resolve(self, attribute: Any, value: Any) -> None:
@@ -390,23 +412,54 @@ class LearningRateScheduler(Callback):
             )
             raise TypeError(msg)
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
-        current = _learning_rate_of("LearningRateScheduler", self.network)
-        base = getattr(self.network, "_base_learning_rate", None)
-        base = current if base is None else float(base)
-        factor = self.schedule(epoch)
+    @property
+    def wants_batches(self) -> bool:
+        """Per-step hooks only for a per-step schedule."""
+        return isinstance(self.schedule, Schedule) and self.schedule.per_step
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        _learning_rate_of("LearningRateScheduler", self.network)
+        plan = logs.get("plan")
+        self._plan = plan if isinstance(plan, TrainingPlan) else None
+
+    def _factor(self, epoch: int, step: int) -> float:
+        if isinstance(self.schedule, Schedule):
+            plan = self._plan or TrainingPlan(epoch + 1, 1)
+            factor = self.schedule.at(epoch, step, plan)
+        else:
+            factor = self.schedule(epoch)
         try:
             factor = float(factor)
         except (TypeError, ValueError):
             factor = float("nan")
         if not (factor >= 0.0 and factor != float("inf")):
             msg = (
-                f"LearningRateScheduler: schedule({epoch}) returned {factor!r}; "
-                "it must return a finite factor >= 0 of the base learning rate"
+                f"LearningRateScheduler: the schedule returned {factor!r} at epoch {epoch} "
+                f"(step {step}); it must return a finite factor >= 0 of the base learning rate"
             )
             raise ValueError(msg)
-        self.network.optimizer.learning_rate = base * factor
-        self.rates.append((epoch, base * factor))
+        return factor
+
+    def _base(self) -> float:
+        base = getattr(self.network, "base_learning_rate", None)
+        return _learning_rate_of("LearningRateScheduler", self.network) if base is None \
+            else float(base)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self._epoch = epoch
+        if self.wants_batches:
+            return
+        step = logs.get("step", epoch)
+        rate = self._base() * self._factor(epoch, step)
+        self.network.optimizer.learning_rate = rate
+        self.rates.append((epoch, rate))
+
+    def on_batch_begin(self, step: int, logs: dict[str, Any]) -> None:
+        epoch = logs.get("epoch", self._epoch)
+        rate = self._base() * self._factor(epoch, step)
+        self.network.optimizer.learning_rate = rate
+        if logs.get("batch") == 0 or not self.rates or self.rates[-1][0] != epoch:
+            self.rates.append((epoch, rate))
 
 
 @define(eq=False)
@@ -469,9 +522,9 @@ class ReduceLROnPlateau(Callback):
         if old > self.min_lr:
             new = max(old * self.factor, self.min_lr)
             self.network.optimizer.learning_rate = new
-            base = getattr(self.network, "_base_learning_rate", None)
+            base = getattr(self.network, "base_learning_rate", None)
             if base is not None:
-                self.network._base_learning_rate = base * (new / old)
+                self.network.base_learning_rate = base * (new / old)
             self.reductions.append((epoch, new))
             self.cooldown_counter = self.cooldown
             self.wait = 0
@@ -506,8 +559,6 @@ class CSVLogger(Callback):
             raise ValueError(msg)
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
-        import csv
-
         self._columns = None
         if not self.append:
             with open(self.path, "w", encoding="utf-8", newline=""):
@@ -528,9 +579,6 @@ class CSVLogger(Callback):
             self._columns = header
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        import csv
-        import io
-
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=self.separator, lineterminator="\n")
         if self._columns is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import math
 import os
 import sys
@@ -23,8 +24,13 @@ from typing import IO, Any
 
 import numpy as np
 
+from npframe import diagnostics
+from npframe._memory import format_bytes
 from npframe._version import __version__
+from npframe.assembly import assemble
 from npframe.errors import NpframeError, PluginWarning, SpecError
+from npframe.kinds import KINDS
+from npframe.summary import describe_component, layer_table, table
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -174,11 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
             "that provides it, then every plugin that failed to load, with its error."
         ),
     )
-    from npframe.registry import KINDS
-
     plugins.add_argument("--kind", choices=list(KINDS), help="only this kind of component")
     plugins.add_argument("--json", action="store_true",
                          help="the whole report as JSON, for scripts")
+    plugins.add_argument("--verbose", "-v", action="store_true",
+                         help="show each failed plugin's whole traceback")
     plugins.set_defaults(handler=_cmd_plugins)
     return parser
 
@@ -231,27 +237,16 @@ def _logs_line(logs: dict[str, float]) -> str:
 
 def _architecture(spec: Any) -> str:
     parts = [str(spec.input)]
-    parts += [f"{layer.units} {layer.activation.name}" for layer in spec.layers]
+    for layer in spec.layers:
+        if layer.type == "dense":
+            parts.append(f"{layer.units} {describe_component(layer.params.get('activation'))}")
+        else:
+            parts.append(layer.type)
     return " -> ".join(parts)
 
 
-def _component(ref: Any) -> str:
-    if not ref.params:
-        return ref.name
-    params = ", ".join(f"{k}={v!r}" for k, v in ref.params.items())
-    return f"{ref.name}({params})"
-
-
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ", right: Sequence[int] = ()) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append((indent + "  ".join(cells)).rstrip())
-    return "\n".join(lines)
+_component = describe_component
+_table = table
 
 
 def _plural(n: int, word: str) -> str:
@@ -416,7 +411,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
             if name and name not in net.metrics and name not in extra:
                 extra[name] = registry.create("metric", name, path="--metrics")
     dataset = _inputs(net, args.data, args.targets)
-    check_dataset(net.spec, dataset, args.data)
+    check_dataset(net, dataset, args.data)
     results = net.evaluate_metrics(dataset.X, dataset.y)
     if extra:
         pred = net.predict(dataset.X)
@@ -432,29 +427,21 @@ def _cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
 
 # -- check ---------------------------------------------------------------------------------
 def _cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
-    from npframe.network import Network
-    from npframe.registry import default_registry
-
     spec = _load_spec(args.spec)
     with _in_spec(args.spec):
-        net = Network(spec)
-    registry = default_registry()
+        blueprint = assemble(spec)
+        blueprint.check_fits()
     print(f"{args.spec}: ok", file=out)
     print(f"network: {_architecture(spec)}", file=out)
-    rows = [("layer", "units", "activation", "initializer", "W", "b", "parameters")]
-    for i, (layer, layer_spec) in enumerate(zip(net.layers, spec.layers, strict=True)):
-        init = layer_spec.initializer or spec.initializer
-        rows.append((str(i), str(layer.units), _component(layer_spec.activation),
-                     _component(init), str(layer.W.shape), str(layer.b.shape),
-                     str(layer.W.size + layer.b.size)))
-    print(_table(rows, right=(0, 1, 6)), file=out)
-    options = [f"{_plural(net.n_parameters, 'parameter')}", spec.dtype,
-               f"standardize = {str(spec.standardize).lower()}", f"seed {spec.seed}"]
+    print(layer_table(blueprint), file=out)
+    options = [f"standardize = {json.dumps(spec.standardize)}", f"seed {spec.seed}",
+               f"training takes about {format_bytes(blueprint.training_bytes())} "
+               "besides the data"]
     print(f"  {', '.join(options)}", file=out)
     print("components:", file=out)
     components: list[tuple[str, str, str]] = []
-    for kind, _path, ref in spec.component_refs():
-        row = (kind, _component(ref), registry.entry(kind, ref.name).provider)
+    for kind, _path, ref, entry in blueprint.entries:
+        row = (kind, _component(ref), entry.provider)
         if row not in components:
             components.append(row)
     print(_table(components), file=out)
@@ -472,17 +459,13 @@ def _cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
 
 # -- plugins -------------------------------------------------------------------------------
 def _cmd_plugins(args: argparse.Namespace, out: IO[str]) -> int:
-    import json
-
-    from npframe import plugins
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PluginWarning)  # the report lists the failures
-        report = plugins.report()
+        report = diagnostics.report()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2), file=out)
     else:
-        out.write(plugins.format_report(report, kind=args.kind))
+        out.write(diagnostics.format_report(report, kind=args.kind, verbose=args.verbose))
     return EXIT_OK
 
 

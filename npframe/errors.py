@@ -6,11 +6,13 @@ The hierarchy, httpx-style::
     ├── SpecError (ValueError)          a spec entry is wrong; message starts with its path
     │   └── UnknownComponentError       (also a RegistryError) a name nobody registered
     ├── RegistryError (ValueError)      a kind is unknown or a name is taken
+    │   └── PluginLoadError             a plugin failed and NPFRAME_STRICT_PLUGINS is set
     ├── ModelFileError (ValueError)     a model file cannot be read as a model
     ├── DataError (ValueError)          bad data; the message starts with file:line:col
-    └── DivergenceError (FloatingPointError)  the loss became NaN or inf during fit
+    └── DivergenceError (FloatingPointError)  the loss or the weights blew up during fit
 
     PluginWarning (UserWarning)         a plugin failed to load; the others still work
+    ConvergenceWarning (UserWarning)    training ended no better than it started
 
 ``SpecError`` and ``RegistryError`` are ``ValueError`` subclasses so code that already
 catches ``ValueError`` for bad input keeps working.
@@ -19,10 +21,12 @@ catches ``ValueError`` for bad input keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "ConvergenceWarning",
     "DataError",
     "DivergenceError",
     "ModelFileError",
     "NpframeError",
+    "PluginLoadError",
     "PluginWarning",
     "RegistryError",
     "SpecError",
@@ -50,6 +54,10 @@ class RegistryError(NpframeError, ValueError):
     """A registry lookup or registration failed (unknown kind, name already taken)."""
 
 
+class PluginLoadError(RegistryError):
+    """A plugin failed to load while ``NPFRAME_STRICT_PLUGINS`` asks for failures to be fatal."""
+
+
 class UnknownComponentError(SpecError, RegistryError):
     """No component of that kind is registered under that name.
 
@@ -70,12 +78,17 @@ class DataError(NpframeError, ValueError):
 
 
 class DivergenceError(NpframeError, FloatingPointError):
-    """Training produced a non-finite loss or weights.
+    """Training blew up: the loss or the weights became non-finite or exploded.
 
-    ``fit`` raises it naming the epoch, and leaves the network (weights, optimizer
-    state, shuffling stream) as it was when that epoch began: finite, never half-trained.
+    ``fit`` raises it naming the epoch, before anything overflows where it can, and
+    leaves the network (weights, layer and optimizer state, random streams) at the last
+    state whose loss was checked finite, so a smaller learning rate can continue from it.
     """
 
 
 class PluginWarning(UserWarning):
     """A plugin distribution failed to import or to register its components."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Training ended no better than it started; the message says what to try."""

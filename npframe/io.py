@@ -1,21 +1,27 @@
-"""Model files: one ``.npz`` holding everything needed to predict with and resume a network.
+"""Model files: one ``.npz`` holding a spec and a state dict, read within bounds.
 
-Members (all plain arrays; strings are ``<U`` unicode arrays, never object arrays)::
+The file layer knows nothing of ``Network``: ``write_model`` writes a header (the
+spec and the components' providers, as JSON) and a state dict of plain arrays, and
+``open_model`` hands them back. Members (all plain arrays; strings are ``<U`` unicode,
+never object arrays)::
 
     format_version      int64 scalar, FORMAT_VERSION
     npframe_version     the npframe version that wrote the file
     spec                the normalized spec (``Network.to_spec()``) as JSON text
-    weights/W1 .. bL    every layer's W (fan_in, fan_out) and b (fan_out,) in the spec's dtype
-    optimizer/<key>     the optimizer's ``state_dict()`` (absent when it is stateless)
-    rng                 the shuffling generator's ``bit_generator.state`` as JSON text
-    scaler/x_mean ...   the ``Standardizer`` statistics, when the network has one
-    epoch               int64 scalar, epochs trained so far
+    components          every component's qualified name, distribution and version (JSON)
+    weights/<i>/<name>  layer i's parameters (dense: W, b; norms: gamma, beta), 1-based
+    layers/<i>/<key>    layer i's non-trainable state (batch norm's running statistics)
+    optimizer/<key>     the optimizer's ``state_dict()``
+    training/...        epoch, step, position in the epoch, random streams (JSON text)
+    scaler/...          standardization statistics;  classes;  names/features, names/targets
 
-``save`` validates everything in memory, writes a temporary file next to the target,
-fsyncs it and renames it into place, so a failure never destroys a previous file.
-``load`` never unpickles: every member's header is checked (plain numeric, bool or
-unicode dtype; size consistent with the archive) before ``np.load(...,
-allow_pickle=False)`` reads it, and the network is returned only once it is whole.
+Format 1 files (dense networks only) are read too. Writing is atomic (a temporary
+file beside the target, fsynced, renamed over it), keeps the target's permissions,
+refuses to replace anything but a regular file, and cleans up temporary files that a
+killed save left behind. Reading never unpickles and is bounded: the zip directory is
+checked before any member is decompressed (names, count, declared sizes, overlapping
+members), members are decompressed only when expected, within a byte budget derived
+from the network the spec describes, and never beyond their declared size.
 """
 
 from __future__ import annotations
@@ -27,40 +33,38 @@ import json
 import math
 import os
 import secrets
+import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
+import attrs
 import numpy as np
 
 from npframe._version import __version__
-from npframe.errors import ModelFileError, SpecError, UnknownComponentError
-from npframe.scaler import Standardizer
-from npframe.spec import NetworkSpec
+from npframe.errors import ModelFileError
 
-if TYPE_CHECKING:
-    from npframe.network import Network
-    from npframe.registry import Registry
-
-__all__ = ["FORMAT_VERSION", "SUFFIX", "load", "save"]
+__all__ = ["FORMAT_VERSION", "SUFFIX", "ModelFile", "check_writable", "open_model",
+           "write_model"]
 
 #: The model-file layout this npframe writes; it reads this version and older ones.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Model files must carry this suffix (``np.savez`` would silently append it otherwise).
 SUFFIX = ".npz"
 
-_SCALER_KEYS = ("x_mean", "x_std", "y_mean", "y_std")
-_SCALARS = ("format_version", "npframe_version", "spec", "rng", "epoch")
-_PREFIXES = ("weights/", "optimizer/", "scaler/")
-_NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
-_MAX_DEFLATE_RATIO = 1100  # deflate's ceiling is ~1032:1
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
+_HEADER_MEMBERS = ("format_version", "npframe_version", "spec", "components")
+_NUMERIC_KINDS = "biuf"
+_TEXT_LIMIT = 16 * 2**20  # the spec and component list, as JSON
+_MAX_MEMBERS = 100_000
+_MAX_DEFLATE_RATIO = 1032  # deflate's ceiling
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_TMP_PREFIX = "."
+_TMP_SUFFIX = ".tmp"
 
 
-# -- paths ---------------------------------------------------------------------------------
 def _as_path(path: Any, what: str) -> Path:
     if isinstance(path, str | os.PathLike):
         fspath = os.fspath(path)
@@ -70,99 +74,105 @@ def _as_path(path: Any, what: str) -> Path:
     raise TypeError(msg)
 
 
-# -- save ----------------------------------------------------------------------------------
-def save(network: Network, path: str | os.PathLike[str]) -> None:
-    """Write ``network`` to ``path`` (which must end in ``.npz``) atomically.
-
-    Everything is gathered and checked before a byte is written; the file is then
-    written beside the target under a hidden temporary name, flushed to disk and
-    renamed over ``path``. On any failure the temporary file is removed and a previous
-    file at ``path`` is left exactly as it was. The folder must already exist.
-    """
-    from npframe.network import Network
-
-    path = _as_path(path, "save")
-    if not isinstance(network, Network):
-        msg = f"{path}: can only save an npframe.Network (got {type(network).__name__})"
-        raise TypeError(msg)
+# -- writing ---------------------------------------------------------------------------------
+def _check_target(path: Path) -> None:
+    """The target must end in .npz, sit in an existing folder, and be a regular file if
+    it exists (a symlink, FIFO or device is never replaced)."""
     if path.suffix.lower() != SUFFIX:
-        msg = (
-            f"{path}: model files must end in {SUFFIX} (got {path.suffix or 'no suffix'}); "
-            f"use e.g. {path.name + SUFFIX!r}"
-        )
+        msg = (f"{path}: model files must end in {SUFFIX} (got {path.suffix or 'no suffix'}); "
+               f"use e.g. {path.name + SUFFIX!r}")
         raise ValueError(msg)
     folder = path.parent
     if not folder.is_dir():
         if folder.exists():
-            msg = f"cannot save model: '{folder}' is not a folder"
-            raise NotADirectoryError(errno.ENOTDIR, msg, str(path))
-        msg = f"cannot save model: folder '{folder}' does not exist (create it first)"
-        raise FileNotFoundError(errno.ENOENT, msg, str(path))
-    if path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"cannot save model: '{folder}' is not a "
+                                     "folder", str(path))
+        raise FileNotFoundError(errno.ENOENT, f"cannot save model: folder '{folder}' does not "
+                                "exist (create it first)", str(path))
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "cannot save model over a folder", str(path))
-    arrays = _export(network, path)
-    _write_atomically(path, arrays)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        raise ModelFileError(f"{path}: {kind}; refusing to replace it with a model file "
+                             "(save to the file it points to, or remove it first)")
 
 
-def _export(net: Network, path: Path) -> dict[str, np.ndarray]:
-    """Every member, checked: a file ``save`` writes is a file ``load`` reads."""
+def _members(header: Mapping[str, Any], state: Mapping[str, Any], path: Path,
+             ) -> dict[str, np.ndarray]:
+    """Every member, checked: a file ``write_model`` writes is a file ``open_model`` reads."""
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "npframe_version": np.array(__version__),
-        "spec": np.array(json.dumps(net.to_spec(), allow_nan=False)),
+        "spec": np.array(json.dumps(header["spec"], allow_nan=False)),
+        "components": np.array(json.dumps(list(header.get("components", ())),
+                                          allow_nan=False)),
     }
-    for i, layer in enumerate(net.layers, start=1):
-        for name, array in ((f"W{i}", layer.W), (f"b{i}", layer.b)):
-            if not np.isfinite(array).all():
-                msg = (
-                    f"{path}: refusing to save: {name} holds NaN or inf, so the model could "
-                    "not be used or resumed"
-                )
-                raise ModelFileError(msg)
-            arrays[f"weights/{name}"] = array
-    arrays.update(_optimizer_state(net, path))
-    arrays["rng"] = np.array(json.dumps(net._shuffle_rng.bit_generator.state))
-    if net.scaler is not None:
-        for key, value in net.scaler.state_dict().items():
-            arrays[f"scaler/{key}"] = np.asarray(value)
-    arrays["epoch"] = np.array(net.epoch, dtype=np.int64)
-    for name, array in arrays.items():
+    for name, value in state.items():
+        if not isinstance(name, str) or not name or name in arrays or ".." in name \
+                or name.startswith("/"):
+            raise ModelFileError(f"{path}: refusing to save: bad member name {name!r}")
+        array = np.asarray(value)
         if array.dtype.kind not in _NUMERIC_KINDS + "U" or array.dtype.fields is not None:
-            msg = f"{path}: refusing to save: {name} has dtype {array.dtype}, not plain data"
-            raise ModelFileError(msg)
+            raise ModelFileError(f"{path}: refusing to save: {name} has dtype {array.dtype}, "
+                                 "not plain data")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: refusing to save: {name} holds NaN or inf, so the "
+                                 "model could not be used or resumed")
+        arrays[name] = array
     return arrays
 
 
-def _optimizer_state(net: Network, path: Path) -> dict[str, np.ndarray]:
-    optimizer = net.optimizer
-    name = net.spec.optimizer.name
-    state = optimizer.state_dict()
-    if not isinstance(state, Mapping):
-        msg = (
-            f"{path}: refusing to save: optimizer {name!r} state_dict() returned "
-            f"{type(state).__name__}, not a dict of arrays"
-        )
-        raise ModelFileError(msg)
-    out = {}
-    for key, value in state.items():
-        if not isinstance(key, str) or not key:
-            msg = (
-                f"{path}: refusing to save: optimizer {name!r} state_dict() keys must be "
-                f"non-empty strings (got {key!r})"
-            )
-            raise ModelFileError(msg)
-        array = np.asarray(value) if not isinstance(value, np.ndarray) else value
-        if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
-            msg = (
-                f"{path}: refusing to save: optimizer {name!r} state {key!r} has dtype "
-                f"{array.dtype}; state must be plain numeric arrays"
-            )
-            raise ModelFileError(msg)
-        out[f"optimizer/{key}"] = array
-    return out
+def write_model(path: str | os.PathLike[str], header: Mapping[str, Any],
+                state: Mapping[str, Any]) -> None:
+    """Write ``header`` (``spec`` and ``components``) and ``state`` to ``path`` atomically.
+
+    Everything is checked before a byte is written. On any failure a previous file at
+    ``path`` is left exactly as it was, and the error names ``path`` (not the hidden
+    temporary file): ``OSError`` for the file system (no space, no permission),
+    ``ModelFileError`` or ``ValueError`` for what cannot be saved.
+    """
+    path = _as_path(path, "save")
+    _check_target(path)
+    arrays = _members(header, state, path)
+    _clean_stale_temporaries(path.parent)
+    mode = _existing_mode(path)
+    try:
+        _write_atomically(path, arrays, mode)
+    except OSError as exc:
+        if exc.filename == str(path):
+            raise
+        reason = exc.strerror or str(exc)
+        raise type(exc)(exc.errno or errno.EIO, f"cannot save model: {reason}",
+                        str(path)) from None
 
 
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise what ``write_model`` would raise about the place (not the content) now:
+    proves the folder takes a new file, before hours of training depend on it."""
+    path = _as_path(path, "save")
+    _check_target(path)
+    try:
+        tmp, fd = _create_temporary(path)
+    except OSError as exc:
+        raise type(exc)(exc.errno or errno.EIO, f"cannot save model: {exc.strerror or exc}",
+                        str(path)) from None
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+def _existing_mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray], mode: int | None) -> None:
     tmp, fd = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -170,6 +180,8 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
             # bounded by the file's, which keeps loading untrusted files predictable
             np.savez(f, **arrays)
             f.flush()
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -179,17 +191,58 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     _fsync_folder(path.parent)
 
 
+def _temporary_name(path: Path) -> Path:
+    return path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+                          f"{_TMP_SUFFIX}")
+
+
 def _create_temporary(path: Path) -> tuple[Path, int]:
-    """A new hidden file beside ``path``; mode 0o666 so the user's umask applies (mkstemp
-    would make every model file private to its owner)."""
+    """A new hidden file beside ``path``, named with this process's id; mode 0o666 so
+    the user's umask applies (mkstemp would make every model file private)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = _temporary_name(path)
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "cannot create a temporary file beside", str(path))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _clean_stale_temporaries(folder: Path) -> None:
+    """Remove temporary files of our naming whose writing process no longer runs.
+
+    A save killed with SIGKILL cannot clean up after itself; the next save to the
+    folder does. Files of a save still running (in any process) are left alone.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)):
+            continue
+        parts = name[len(_TMP_PREFIX):-len(_TMP_SUFFIX)].rsplit(".", 2)
+        if len(parts) != 3 or not parts[0].lower().endswith(SUFFIX) or not parts[1].isdigit():
+            continue
+        if len(parts[2]) != 8 or any(c not in "0123456789abcdef" for c in parts[2]):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and not _alive(int(parts[1])):
+                os.unlink(entry.path)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -205,34 +258,88 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-# -- load ----------------------------------------------------------------------------------
-def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Network:
-    """Read a model written by ``save``; never unpickles anything.
+# -- reading ---------------------------------------------------------------------------------
+@attrs.define
+class ModelFile:
+    """An opened model file: its header, and its state on request (``read_state``)."""
 
-    Raises ``FileNotFoundError`` (an ``OSError``) for a missing file, ``ModelFileError``
-    (a ``ValueError``) for anything that is not a valid model file, and ``SpecError``
-    when the model needs a component that is not registered (a plugin that is not
-    installed). Either the whole network comes back or an exception does.
-    """
-    from npframe.registry import default_registry
+    path: Path
+    format_version: int
+    #: ``{"spec": ..., "components": [...], "npframe_version": ...}``.
+    header: dict[str, Any]
+    _archive: zipfile.ZipFile = attrs.field(repr=False)
+    _infos: dict[str, zipfile.ZipInfo] = attrs.field(repr=False)
 
-    path = _as_path(path, "load")
-    registry = registry or default_registry()
-    _check_file(path)
-    arrays = _read_members(path)
-    return _build(path, arrays, registry)
+    def read_state(self, expected: Mapping[str, tuple[tuple[int, ...], np.dtype] | None],
+                   *, budget: int) -> dict[str, np.ndarray]:
+        """Every state member, decompressed within ``budget`` bytes in all.
+
+        Members named in ``expected`` must have exactly that shape and dtype (checked
+        from their header before reading); ``optimizer/``, ``training/``, ``classes``
+        and ``names/`` members are read within the budget; anything else is an error.
+        """
+        state: dict[str, np.ndarray] = {}
+        spent = 0
+        for name, info in self._infos.items():
+            if name in _HEADER_MEMBERS:
+                continue
+            key = _V1_NAMES.get(name, name) if self.format_version == 1 else name
+            key = _v1_weight(key) if self.format_version == 1 else key
+            if key not in expected and not key.startswith(_FREE_PREFIXES) \
+                    and key not in _FREE_MEMBERS:
+                self._peek(info, name)  # a pickle says so, whatever its name
+                raise ModelFileError(f"{self.path}: unexpected member {name!r} for the network "
+                                     "its spec describes; the file is not a model of it")
+            if info.file_size > budget - spent:
+                raise ModelFileError(
+                    f"{self.path}: member {name!r} declares {info.file_size:,} bytes, more than "
+                    f"a model of this network can hold ({max(budget - spent, 0):,} left of "
+                    f"{budget:,}); refusing to decompress it")
+            spent += info.file_size
+            state[key] = _read_member(self._archive, info, name, self.path, expected.get(key))
+        return state
+
+
+    def _peek(self, info: zipfile.ZipInfo, name: str) -> None:
+        """Read only a member's ``.npy`` header (its checks raise)."""
+        try:
+            with self._archive.open(info) as f:
+                _npy_header(f, name, self.path)
+        except ModelFileError:
+            raise
+        except Exception as exc:
+            if not _is_corruption(exc):
+                raise
+
+
+_FREE_PREFIXES = ("optimizer/", "training/", "names/")
+_FREE_MEMBERS = ("classes",)
+_V1_NAMES = {"rng": "training/shuffle_rng", "epoch": "training/epoch"}
+
+
+def _v1_weight(name: str) -> str:
+    """``weights/W3`` (format 1) -> ``weights/3/W``."""
+    if name.startswith("weights/") and name[8:9] in ("W", "b") and name[9:].isdigit():
+        return f"weights/{int(name[9:])}/{name[8]}"
+    return name
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
         hint = ""
         if path.suffix.lower() != SUFFIX and path.with_name(path.name + SUFFIX).exists():
             hint = f" (did you mean {path.name + SUFFIX!r}?)"
-        raise FileNotFoundError(errno.ENOENT, f"no such model file{hint}", str(path))
-    if path.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"no such model file{hint}", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "expected a model file, got a folder", str(path))
-    with path.open("rb") as f:
-        head = f.read(8)
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError(f"{path}: not a regular file (a FIFO, socket or device?); a model "
+                             "is an .npz file")
+
+
+def _sniff(path: Path, head: bytes) -> None:
     if head[:4] in _ZIP_MAGIC:
         return
     if not head:
@@ -246,54 +353,47 @@ def _check_file(path: Path) -> None:
     raise ModelFileError(f"{path}: not an npframe model file: {what}")
 
 
-def _read_members(path: Path) -> dict[str, np.ndarray]:
-    """Every member as an array, after checking its header; refuses anything but plain data."""
-    # our own handle: np.load leaks the one it opens when the archive is unreadable
-    with path.open("rb") as handle:
-        try:
-            npz = np.load(handle, allow_pickle=False)
-        except Exception as exc:
-            if not _is_corruption(exc):
-                raise
-            msg = f"{path}: not a readable zip archive (truncated or corrupt): {_describe(exc)}"
-            raise ModelFileError(msg) from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover - magic checked
-            raise ModelFileError(f"{path}: not an .npz archive")
-        with npz:
-            return _arrays(npz, path)
-
-
-def _arrays(npz: Any, path: Path) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    seen: set[str] = set()
-    for member in npz.zip.namelist():
+def _directory(archive: zipfile.ZipFile, path: Path, size: int,
+               ) -> tuple[dict[str, zipfile.ZipInfo], list[str]]:
+    """The ``.npy`` members by name (suffix stripped) and the names of any others, after
+    checking the directory as a whole."""
+    infos = archive.infolist()
+    if len(infos) > _MAX_MEMBERS:
+        raise ModelFileError(f"{path}: {len(infos):,} members; a model file has far fewer")
+    out: dict[str, zipfile.ZipInfo] = {}
+    others: list[str] = []
+    for info in infos:
+        member = info.filename
         if not member.endswith(".npy"):
-            msg = f"{path}: member {member!r} is not a NumPy array (.npy); not a model file"
-            raise ModelFileError(msg)
-        name = member[: -len(".npy")]
-        if member in seen:
+            others.append(member)
+        name = member[:-4] if member.endswith(".npy") else member
+        if name in out:
             raise ModelFileError(f"{path}: member {name!r} appears more than once")
-        seen.add(member)
-        try:
-            _check_header(npz.zip, member, name, path)
-            arrays[name] = npz[member]
-        except ModelFileError:
-            raise
-        except Exception as exc:
-            if not _is_corruption(exc):
-                raise
-            msg = f"{path}: member {name!r} is corrupt or truncated: {_describe(exc)}"
-            raise ModelFileError(msg) from None
-    return arrays
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{path}: member {name!r} is encrypted; model files never are")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(
+                f"{path}: member {name!r} uses zip compression method {info.compress_type}; "
+                "model files are stored or deflated (np.savez / np.savez_compressed)")
+        possible = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
+            _MAX_DEFLATE_RATIO * info.compress_size + 64)
+        if info.file_size > possible or info.header_offset + info.compress_size > size:
+            raise ModelFileError(
+                f"{path}: member {name!r} claims {info.file_size:,} bytes from "
+                f"{info.compress_size:,} stored bytes, which is impossible; the file is corrupt")
+        if member.endswith(".npy"):
+            out[name] = info
+    ranges = sorted((i.header_offset, i.header_offset + 30 + len(i.filename) + i.compress_size,
+                     i.filename) for i in infos)
+    for (_, end, first), (start, _, second) in itertools.pairwise(ranges):
+        if start < end:
+            raise ModelFileError(f"{path}: members {first!r} and {second!r} overlap in the "
+                                 "archive (a zip bomb, or corruption); refusing to read it")
+    return out, others
 
 
 def _is_corruption(exc: BaseException) -> bool:
-    """Whether reading failed because the bytes are wrong, not because I/O did.
-
-    A damaged archive makes ``zipfile`` and ``np.lib.format`` fail in many ways, down to
-    seeking to an offset that cannot exist (``EINVAL``); a real I/O error stays an
-    ``OSError``.
-    """
+    """Whether reading failed because the bytes are wrong, not because I/O did."""
     if isinstance(exc, OSError):
         return exc.errno == errno.EINVAL
     return isinstance(exc, zipfile.BadZipFile | zlib.error | ValueError | EOFError
@@ -301,243 +401,168 @@ def _is_corruption(exc: BaseException) -> bool:
                       | UnicodeDecodeError | SyntaxError)
 
 
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _check_header(archive: zipfile.ZipFile, member: str, name: str, path: Path) -> None:
-    """Read only the .npy header: the dtype must be plain and the size must add up.
-
-    The member's declared size must also be possible for its compressed size (deflate
-    expands at most ~1032:1), so a small file cannot make ``load`` allocate gigabytes.
-    """
-    info = archive.getinfo(member)
-    if info.flag_bits & 0x1:
-        raise ModelFileError(f"{path}: member {name!r} is encrypted; model files never are")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        msg = (
-            f"{path}: member {name!r} uses zip compression method {info.compress_type}; "
-            "model files are stored or deflated (np.savez / np.savez_compressed)"
-        )
-        raise ModelFileError(msg)
-    limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
-        _MAX_DEFLATE_RATIO * max(info.compress_size, 1))
-    if info.file_size > limit:
-        msg = (
-            f"{path}: member {name!r} claims {info.file_size} bytes from "
-            f"{info.compress_size} stored bytes, which is impossible; the file is corrupt"
-        )
-        raise ModelFileError(msg)
-    with archive.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            msg = f"{path}: member {name!r} uses .npy format {version}, which npframe never writes"
-            raise ModelFileError(msg)
-        header_size = f.tell()
-    if dtype.hasobject:
-        msg = (
-            f"{path}: member {name!r} holds Python objects (pickled data); npframe never "
-            "unpickles, because unpickling can run arbitrary code. Refusing to load it"
-        )
-        raise ModelFileError(msg)
-    if dtype.kind not in _NUMERIC_KINDS + "U" or dtype.fields is not None or dtype.subdtype:
-        msg = (
-            f"{path}: member {name!r} has dtype {dtype}; model files hold only plain "
-            "numeric, bool and unicode arrays"
-        )
-        raise ModelFileError(msg)
-    expected = header_size + math.prod(shape) * dtype.itemsize
-    if info.file_size != expected:
-        msg = (
-            f"{path}: member {name!r} declares shape {shape} of {dtype} ({expected} bytes "
-            f"with its header) but holds {info.file_size} bytes; the file is corrupt"
-        )
-        raise ModelFileError(msg)
-
-
-# -- rebuilding ------------------------------------------------------------------------------
-def _build(path: Path, arrays: dict[str, np.ndarray], registry: Registry) -> Network:
-    """Check every member against the spec, then build and fill the network."""
-    from npframe.network import Network
-
-    version = _int_scalar(arrays, "format_version", path)
-    if version > FORMAT_VERSION:
-        writer = arrays.get("npframe_version")
-        by = f"npframe {writer[()]}" if _is_string(writer) else "a newer npframe"
-        msg = (
-            f"{path}: written by {by} in model format {version}; this npframe "
-            f"({__version__}) reads formats up to {FORMAT_VERSION}. Upgrade npframe "
-            "(pip install -U npframe) to load it"
-        )
-        raise ModelFileError(msg)
-    if version < 1:
-        raise ModelFileError(f"{path}: format_version must be >= 1 (got {version})")
-    for name in _SCALARS:
-        _member(arrays, name, path)
-    unexpected = [n for n in arrays if n not in _SCALARS and not n.startswith(_PREFIXES)]
-    if unexpected:
-        msg = f"{path}: unexpected member(s) {', '.join(map(repr, sorted(unexpected)))}"
-        raise ModelFileError(msg)
-
-    spec = _spec(arrays, path)
-    _check_components(spec, registry, path)
-    dtype = np.dtype(spec.dtype)
-    weights = _weights(arrays, spec, dtype, path)
-    scaler = _scaler(arrays, spec, dtype, path)
-    rng_state = _json(arrays, "rng", path)
-    if not isinstance(rng_state, dict):
-        raise ModelFileError(f"{path}: member 'rng' must hold a JSON object (the generator state)")
-    epoch = _int_scalar(arrays, "epoch", path)
-    if epoch < 0:
-        raise ModelFileError(f"{path}: member 'epoch' must be >= 0 (got {epoch})")
-    opt_state = {n[len("optimizer/"):]: a for n, a in arrays.items() if n.startswith("optimizer/")}
-    for key, array in opt_state.items():
-        if array.dtype.kind not in _NUMERIC_KINDS:
-            msg = f"{path}: optimizer state {key!r} has dtype {array.dtype}, not numeric"
-            raise ModelFileError(msg)
-
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path: Path,
+                 expected: tuple[tuple[int, ...], np.dtype] | None) -> np.ndarray:
+    """One member as an array: header first, then exactly the bytes it declares."""
     try:
-        net = Network(spec, registry=registry)
-    except SpecError as exc:
-        raise type(exc)(f"{exc.reason} (in the spec stored in {path})", exc.path) from None
-    for param, array in zip(net._params, weights, strict=True):
-        param[...] = array
-    try:
-        net.optimizer.load_state_dict(opt_state)
+        with archive.open(info) as f:
+            shape, fortran, dtype = _npy_header(f, name, path)
+            if expected is not None and (tuple(shape), np.dtype(dtype)) != (
+                    tuple(expected[0]), np.dtype(expected[1])):
+                raise ModelFileError(
+                    f"{path}: member {name!r} is {shape} {dtype}, but the spec needs "
+                    f"{tuple(expected[0])} {np.dtype(expected[1])}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if f.tell() + nbytes != info.file_size:
+                raise ModelFileError(
+                    f"{path}: member {name!r} declares shape {shape} of {dtype} ({nbytes:,} "
+                    f"bytes) but holds {info.file_size - f.tell():,}; the file is corrupt")
+            data = _read_exactly(f, nbytes, name, path)
+            if f.read(1):
+                raise ModelFileError(f"{path}: member {name!r} holds more than it declares")
+    except ModelFileError:
+        raise
     except Exception as exc:
-        msg = (
-            f"{path}: optimizer {spec.optimizer.name!r} rejected the saved state: "
-            f"{type(exc).__name__}: {exc}"
-        )
+        if not _is_corruption(exc):
+            raise
+        msg = f"{path}: member {name!r} is corrupt or truncated: {str(exc) or type(exc).__name__}"
         raise ModelFileError(msg) from None
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _read_exactly(f: IO[bytes], nbytes: int, name: str, path: Path) -> bytes:
+    chunks, left = [], nbytes
+    while left:
+        chunk = f.read(min(left, 2**24))
+        if not chunk:
+            raise ModelFileError(f"{path}: member {name!r} is truncated")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _npy_header(f: IO[bytes], name: str, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10000)
+    elif version in ((2, 0), (3, 0)):
+        reader = (np.lib.format.read_array_header_2_0 if version == (2, 0) else None)
+        if reader is None:
+            raise ModelFileError(f"{path}: member {name!r} uses .npy format {version}, which "
+                                 "npframe never writes")
+        shape, fortran, dtype = reader(f, max_header_size=10000)
+    else:
+        raise ModelFileError(f"{path}: member {name!r} uses .npy format {version}, which "
+                             "npframe never writes")
+    if dtype.hasobject:
+        raise ModelFileError(
+            f"{path}: member {name!r} holds Python objects (pickled data); npframe never "
+            "unpickles, because unpickling can run arbitrary code. Refusing to load it")
+    if dtype.kind not in _NUMERIC_KINDS + "U" or dtype.fields is not None or dtype.subdtype:
+        raise ModelFileError(f"{path}: member {name!r} has dtype {dtype}; model files hold "
+                             "only plain numeric, bool and unicode arrays")
+    return tuple(int(d) for d in shape), bool(fortran), dtype
+
+
+def _scalar(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], name: str,
+            path: Path) -> np.ndarray:
+    info = infos.get(name)
+    if info is None:
+        raise ModelFileError(f"{path}: member {name!r} is missing; the file is incomplete or "
+                             "not an npframe model")
+    if info.file_size > _TEXT_LIMIT:
+        raise ModelFileError(f"{path}: member {name!r} declares {info.file_size:,} bytes; "
+                             "too large for a model file's header")
+    return _read_member(archive, info, name, path, None)
+
+
+def _text(array: np.ndarray, name: str, path: Path) -> str:
+    if array.dtype.kind != "U" or array.shape != ():
+        raise ModelFileError(f"{path}: member {name!r} must be a unicode string (got "
+                             f"{array.dtype} {array.shape})")
+    return str(array[()])
+
+
+def _json(text: str, name: str, path: Path) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise ModelFileError(f"{path}: member {name!r} repeats a key")
+        return out
+
     try:
-        net._shuffle_rng.bit_generator.state = rng_state
-    except (TypeError, ValueError, KeyError) as exc:
-        msg = f"{path}: member 'rng' is not a valid generator state: {type(exc).__name__}: {exc}"
-        raise ModelFileError(msg) from None
-    net.scaler = scaler
-    net.epoch = epoch
-    return net
-
-
-def _member(arrays: dict[str, np.ndarray], name: str, path: Path) -> np.ndarray:
-    try:
-        return arrays[name]
-    except KeyError:
-        msg = f"{path}: member {name!r} is missing; the file is incomplete or not an npframe model"
-        raise ModelFileError(msg) from None
-
-
-def _is_string(array: Any) -> bool:
-    return isinstance(array, np.ndarray) and array.dtype.kind == "U" and array.shape == ()
-
-
-def _int_scalar(arrays: dict[str, np.ndarray], name: str, path: Path) -> int:
-    array = _member(arrays, name, path)
-    if array.shape != () or array.dtype.kind not in "iu":
-        msg = f"{path}: member {name!r} must be an integer scalar (got {array.dtype} {array.shape})"
-        raise ModelFileError(msg)
-    return int(array)
-
-
-def _json(arrays: dict[str, np.ndarray], name: str, path: Path) -> Any:
-    array = _member(arrays, name, path)
-    if not _is_string(array):
-        msg = f"{path}: member {name!r} must be a unicode string (got {array.dtype} {array.shape})"
-        raise ModelFileError(msg)
-    try:
-        return json.loads(str(array[()]))
-    except json.JSONDecodeError as exc:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
         raise ModelFileError(f"{path}: member {name!r} is not valid JSON: {exc}") from None
 
 
-def _spec(arrays: dict[str, np.ndarray], path: Path) -> NetworkSpec:
-    data = _json(arrays, "spec", path)
-    try:
-        # components are checked next, against the registry, with a plugin hint
-        return NetworkSpec.from_mapping(data, check_components=False)
-    except SpecError as exc:
-        raise ModelFileError(f"{path}: the stored spec is invalid: {exc}") from None
+def _header(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], path: Path,
+            ) -> tuple[int, dict[str, Any]]:
+    version_array = _scalar(archive, infos, "format_version", path)
+    if version_array.shape != () or version_array.dtype.kind not in "iu":
+        raise ModelFileError(f"{path}: member 'format_version' must be an integer scalar")
+    version = int(version_array)
+    writer = infos.get("npframe_version")
+    written_by = None
+    if writer is not None and writer.file_size <= _TEXT_LIMIT:
+        with contextlib.suppress(ModelFileError):
+            written_by = _text(_scalar(archive, infos, "npframe_version", path),
+                               "npframe_version", path)
+    if version > FORMAT_VERSION:
+        by = f"npframe {written_by}" if written_by else "a newer npframe"
+        raise ModelFileError(
+            f"{path}: written by {by} in model format {version}; this npframe ({__version__}) "
+            f"reads formats up to {FORMAT_VERSION}. Upgrade npframe (pip install -U npframe) "
+            "to load it")
+    if version < 1:
+        raise ModelFileError(f"{path}: format_version must be >= 1 (got {version})")
+    if written_by is None:
+        _scalar(archive, infos, "npframe_version", path)  # the missing/invalid-member message
+    spec = _json(_text(_scalar(archive, infos, "spec", path), "spec", path), "spec", path)
+    components: Any = []
+    if version >= 2:
+        components = _json(_text(_scalar(archive, infos, "components", path), "components",
+                                 path), "components", path)
+        if not isinstance(components, list) or not all(_is_record(c) for c in components):
+            raise ModelFileError(f"{path}: member 'components' must be a list of component "
+                                 "records")
+    return version, {"spec": spec, "components": components, "npframe_version": written_by}
 
 
-def _check_components(spec: NetworkSpec, registry: Registry, path: Path) -> None:
-    """Every component the network builds must be registered; a missing one names the
-    plugin problem. (``train.dataset`` is not needed to use a model, so it is not checked.)"""
-    missing = []
-    for kind, where, ref in spec.component_refs():
-        if kind != "dataset" and ref.name not in registry.names(kind):
-            missing.append((kind, where, ref.name))
-    if not missing:
-        return
-    kind, where, name = missing[0]
-    others = "".join(f"; also missing: {k} {n!r} ({w})" for k, w, n in missing[1:])
-    try:
-        registry.entry(kind, name)
-    except UnknownComponentError as exc:
-        reason = str(exc)
-    else:  # pragma: no cover - registered between the two calls
-        return
-    msg = (
-        f"{reason}. The model {path} needs {kind} {name!r}: a plugin providing it must be "
-        f"installed (pip install the distribution that registers {kind} {name!r}){others}"
-    )
-    raise UnknownComponentError(msg, where)
+def _is_record(record: Any) -> bool:
+    keys = {"kind", "path", "name", "qualified"}
+    return (isinstance(record, dict) and keys <= set(record)
+            and all(isinstance(record[k], str) for k in keys)
+            and all(isinstance(record.get(k), str | None) for k in ("distribution", "version")))
 
 
-def _checked_array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...],
-                   dtype: np.dtype, path: Path) -> np.ndarray:
-    array = _member(arrays, name, path)
-    if array.shape != shape:
-        msg = f"{path}: member {name!r} has shape {array.shape}, but the spec needs {shape}"
-        raise ModelFileError(msg)
-    if array.dtype != dtype:
-        msg = (
-            f"{path}: member {name!r} has dtype {array.dtype}, but the spec's dtype is {dtype}"
-        )
-        raise ModelFileError(msg)
-    if not np.isfinite(array).all():
-        raise ModelFileError(f"{path}: member {name!r} holds NaN or inf")
-    return array
+@contextlib.contextmanager
+def open_model(path: str | os.PathLike[str]) -> Iterator[ModelFile]:
+    """Open a model file and read its header; read its state with ``read_state``.
 
-
-def _weights(arrays: dict[str, np.ndarray], spec: NetworkSpec, dtype: np.dtype, path: Path,
-             ) -> list[np.ndarray]:
-    out, expected = [], set()
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(spec.sizes), start=1):
-        for name, shape in ((f"weights/W{i}", (fan_in, fan_out)), (f"weights/b{i}", (fan_out,))):
-            out.append(_checked_array(arrays, name, shape, dtype, path))
-            expected.add(name)
-    extra = sorted(n for n in arrays if n.startswith("weights/") and n not in expected)
-    if extra:
-        msg = (
-            f"{path}: member(s) {', '.join(map(repr, extra))} do not match the spec's "
-            f"{len(spec.layers)} layer(s)"
-        )
-        raise ModelFileError(msg)
-    return out
-
-
-def _scaler(arrays: dict[str, np.ndarray], spec: NetworkSpec, dtype: np.dtype, path: Path,
-            ) -> Standardizer | None:
-    present = sorted(n for n in arrays if n.startswith("scaler/"))
-    if not present:
-        return None  # never fitted (or standardize is off)
-    if not spec.standardize:
-        msg = f"{path}: holds scaler statistics but the spec has standardize = false"
-        raise ModelFileError(msg)
-    unknown = [n for n in present if n[len("scaler/"):] not in _SCALER_KEYS]
-    if unknown:
-        raise ModelFileError(f"{path}: unexpected member(s) {', '.join(map(repr, unknown))}")
-    shapes = {"x": (spec.input,), "y": (spec.output,)}
-    stats = {
-        key: _checked_array(arrays, f"scaler/{key}", shapes[key[0]], dtype, path)
-        for key in _SCALER_KEYS
-    }
-    for key in ("x_std", "y_std"):
-        if not (stats[key] > 0).all():
-            raise ModelFileError(f"{path}: member 'scaler/{key}' must be positive")
-    return Standardizer(**stats)
+    Raises ``FileNotFoundError`` for a missing file and ``ModelFileError`` for anything
+    that is not a valid model file (newer formats say to upgrade npframe).
+    """
+    path = _as_path(path, "load")
+    _check_file(path)
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        _sniff(path, handle.read(8))
+        handle.seek(0)
+        try:
+            archive = zipfile.ZipFile(handle)
+        except Exception as exc:
+            if not _is_corruption(exc):
+                raise
+            raise ModelFileError(f"{path}: not a readable zip archive (truncated or corrupt): "
+                                 f"{str(exc) or type(exc).__name__}") from None
+        with archive:
+            infos, others = _directory(archive, path, size)
+            version, header = _header(archive, infos, path)
+            if others:  # after the version check: a newer format says "upgrade" first
+                raise ModelFileError(f"{path}: member {others[0]!r} is not a NumPy array "
+                                     "(.npy); not an npframe model file")
+            yield ModelFile(path, version, header, archive, infos)

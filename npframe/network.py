@@ -1,122 +1,139 @@
-"""``Network``: a stack of ``Dense`` layers built from a spec, trained with ``fit``."""
+"""``Network``: layers built from a spec, trained with ``fit``, saved as one file.
+
+The network turns user data into training arrays (column names matched, class labels
+encoded, standardized) and reports back on the user's scale; the ``TrainingLoop`` it
+owns does the training and holds the weights; ``npframe.io`` reads and writes the
+state dict. Arrays are batch first throughout.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 
-from npframe import training
+from npframe import io
 from npframe._validation import as_inputs, as_targets, cast, check_same_length
-from npframe.callbacks import CallbackList, History, check_callbacks
-from npframe.errors import DivergenceError, SpecError
-from npframe.layer import Dense
+from npframe.assembly import assemble
+from npframe.callbacks import (
+    CallbackList,
+    History,
+    LearningRateScheduler,
+    check_callbacks,
+)
+from npframe.errors import (
+    ConvergenceWarning,
+    DivergenceError,
+    ModelFileError,
+    PluginWarning,
+    SpecError,
+    UnknownComponentError,
+)
+from npframe.interfaces import TrainingPlan
+from npframe.labels import as_labels, decode, encode, is_label_column, learn_classes
+from npframe.plugins import normalize
+from npframe.progress import ProgressBar
 from npframe.registry import Registry, default_registry
 from npframe.scaler import Standardizer
 from npframe.spec import NetworkSpec, SpecLike
+from npframe.summary import layer_table
+from npframe.tables import as_array, columns_of, match_columns, names_of
+from npframe.training import (
+    Batches,
+    Position,
+    TrainingLoop,
+    deferred_interrupt,
+    set_rng_state,
+)
 
-__all__ = ["Network"]
+__all__ = ["Network", "load"]
+
+#: Largest epoch or step count a model file may claim (far beyond any real run, far
+#: from int64's overflow when training continues).
+_MAX_COUNT = 2**53
 
 
-def _spawn_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent streams for weights and shuffling: shuffling never shifts the init."""
-    init_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init_seq), np.random.default_rng(shuffle_seq)
+def _seeds(seed: int) -> list[np.random.SeedSequence]:
+    """Independent seeds for weights, shuffling, noise and validation splits.
+
+    ``SeedSequence.spawn`` numbers its children, so adding a stream never changes the
+    ones before it: the initial weights and shuffling of older versions stay the same.
+    """
+    return np.random.SeedSequence(seed).spawn(4)
 
 
 class Network:
     """A feed-forward network assembled from a ``NetworkSpec``.
 
     Build it with ``Network.from_spec(spec_or_path)``; the constructor is for code that
-    already holds a validated ``NetworkSpec``. Arrays are batch first throughout.
+    already holds a ``NetworkSpec``. Every component is built once, every size checked
+    against the memory this process may use, before any parameter is allocated.
     """
 
-    def __init__(self, spec: NetworkSpec, *, registry: Registry | None = None) -> None:
+    def __init__(self, spec: NetworkSpec, *, registry: Registry | None = None,
+                 check_dataset: bool = True) -> None:
         registry = registry or default_registry()
-        # Build every component first: all spec errors surface before any allocation.
-        activations = [
-            registry.create("activation", layer.activation.to_data(),
-                            path=f"layers[{i}].activation")
-            for i, layer in enumerate(spec.layers)
-        ]
-        initializers = [
-            registry.create("initializer",
-                            (layer.initializer or spec.initializer).to_data(),
-                            path=f"layers[{i}].initializer" if layer.initializer
-                            else "initializer")
-            for i, layer in enumerate(spec.layers)
-        ]
-        self.loss = registry.create("loss", spec.loss.to_data(), path="loss")
-        self.optimizer = registry.create("optimizer", spec.optimizer.to_data(), path="optimizer")
-        self.metrics = {
-            m.name: registry.create("metric", m.to_data(), path=f"metrics[{i}]")
-            for i, m in enumerate(spec.metrics)
-        }
-        self.schedule = None
-        if spec.schedule is not None:
-            self.schedule = registry.create("schedule", spec.schedule.to_data(), path="schedule")
-            if not isinstance(getattr(self.optimizer, "learning_rate", None), float | int):
-                msg = (
-                    f"optimizer {spec.optimizer.name!r} has no numeric 'learning_rate' "
-                    "attribute, so a schedule cannot drive it"
-                )
-                raise SpecError(msg, "schedule")
+        blueprint = assemble(spec, registry, check_dataset=check_dataset)
+        blueprint.check_fits()
         self.spec = spec
         self.registry = registry
+        self.blueprint = blueprint
         self.dtype = np.dtype(spec.dtype)
-        self._base_learning_rate = getattr(self.optimizer, "learning_rate", None)
-
-        init_rng, self._shuffle_rng = _spawn_rngs(spec.seed)
-        weights = []
-        for i, (fan_in, fan_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
-            W = np.asarray(initializers[i]((fan_in, fan_out), init_rng))
-            if W.shape != (fan_in, fan_out):
-                msg = (
-                    f"initializer returned shape {W.shape} for layer {i}, "
-                    f"expected {(fan_in, fan_out)}"
-                )
-                raise SpecError(msg, f"layers[{i}].initializer")
-            weights.append(W)
-        # Parameters and gradients each live in one flat buffer (see training.flat_arrays).
-        shapes = [s for W in weights for s in (W.shape, W.shape[1:])]
-        self._flat_params, self._params = training.flat_arrays(shapes, self.dtype)
-        self._flat_grads, self._grads = training.flat_arrays(shapes, self.dtype)
-        for param, W in zip(self._params[0::2], weights, strict=True):
-            param[...] = np.asarray(W, dtype=self.dtype)  # biases start at zero
-        self.layers: list[Dense] = [
-            Dense(W, b, activation) for W, b, activation in
-            zip(self._params[0::2], self._params[1::2], activations, strict=True)]
-        self._grad_W = self._grads[0::2]
-        self._grad_b = self._grads[1::2]
-        self._workspaces: dict[tuple[int, tuple[str, ...]], training.Workspace] = {}
-        #: What the epochs of the running ``fit`` share (``training._EpochData``).
-        self._train_data: Any = None
-        #: The parameters at the start of the current epoch (``training.param_snapshot``).
-        self._param_snapshot: np.ndarray | None = None
+        self.layers = list(blueprint.layers)
+        self.loss = blueprint.loss
+        self.optimizer = blueprint.optimizer
+        self.metrics = dict(blueprint.metrics)
+        self.schedule = blueprint.schedule
+        #: The learning rate schedules multiply (``ReduceLROnPlateau`` scales it).
+        self.base_learning_rate: float | None = getattr(self.optimizer, "learning_rate", None)
+        init_seed, shuffle_seed, noise_seed, self._split_seed = _seeds(spec.seed)
+        init_rng = np.random.default_rng(init_seed)
+        self.loop = TrainingLoop(self.layers, blueprint.sizes, self.loss, self.optimizer,
+                                 self.dtype, shuffle_rng=np.random.default_rng(shuffle_seed),
+                                 noise_rng=np.random.default_rng(noise_seed))
+        for i, (layer, params) in enumerate(zip(self.layers, self.loop.params, strict=True)):
+            try:
+                layer.initialize(params, init_rng, blueprint.initializer)
+            except ValueError as exc:
+                where = (f"layers[{i}].initializer" if "initializer" in spec.layers[i].params
+                         else "initializer")
+                raise SpecError(str(exc), where) from None
         self.scaler: Standardizer | None = None
-        #: Epochs trained so far, across ``fit`` calls and ``save``/``load``.
-        self.epoch = 0
+        #: The class labels, sorted, once ``fit`` saw labels (``None`` for regression).
+        self.classes: np.ndarray | None = None
+        #: Column names learned from the data (``None`` when it had none).
+        self.feature_names: list[str] | None = None
+        self.target_names: list[str] | None = None
         #: Set to ``True`` (by a callback) to end ``fit`` after the current epoch.
         self.stop_training = False
+        #: The ``History`` of the latest ``fit`` (also when it was interrupted).
+        self.history = History()
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_spec(cls, spec: SpecLike | NetworkSpec, *, registry: Registry | None = None,
                   ) -> Network:
         """Build from a mapping, a ``.json`` / ``.toml`` path, or a ``NetworkSpec``."""
-        registry = registry or default_registry()
-        return cls(NetworkSpec.load(spec, registry), registry=registry)
+        return cls(NetworkSpec.load(spec), registry=registry)
 
     def to_spec(self) -> dict[str, Any]:
         """The normalized spec, seed included: ``from_spec`` of it rebuilds this net."""
         return self.spec.to_dict()
 
     def __repr__(self) -> str:
-        sizes = "-".join(map(str, self.spec.sizes))
+        sizes = "-".join(map(str, self.blueprint.sizes))
         return f"<Network {sizes} {self.dtype} epoch={self.epoch}>"
+
+    @property
+    def epoch(self) -> int:
+        """Epochs trained so far, across ``fit`` calls and ``save``/``load``."""
+        return self.loop.position.epoch
 
     @property
     def n_inputs(self) -> int:
@@ -124,101 +141,154 @@ class Network:
 
     @property
     def n_outputs(self) -> int:
-        return self.spec.output
+        return self.blueprint.sizes[-1]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(inputs, outputs of layer 1, ..., outputs of the last layer)``."""
+        return self.blueprint.sizes
 
     @property
     def n_parameters(self) -> int:
-        return sum(p.size for p in self._params)
+        return self.blueprint.n_parameters
+
+    def summary(self) -> str:
+        """The layer table ``npframe check`` prints: type, settings, output size, parameters."""
+        return layer_table(self.blueprint)
 
     # -- weights -----------------------------------------------------------------------
+    def _weight_names(self) -> list[str]:
+        return [f"{name}{i}" for i, params in enumerate(self.loop.params, start=1)
+                for name in params]
+
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of ``[W1, b1, W2, b2, ...]``; ``W`` is ``(fan_in, fan_out)``."""
-        return [p.copy() for p in self._params]
+        """Copies of every layer's trainable parameters in layer order: ``[W1, b1, ...]``."""
+        return [p.copy() for p in self.loop.parameters]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace every weight; shapes and finiteness are checked before anything changes."""
         weights = list(weights)
-        if len(weights) != len(self._params):
-            msg = (
-                f"set_weights: expected {len(self._params)} arrays "
-                f"([W1, b1, ..., W{len(self.layers)}, b{len(self.layers)}]), got {len(weights)}"
-            )
+        names = self._weight_names()
+        current = self.loop.parameters
+        if len(weights) != len(current):
+            msg = (f"set_weights: expected {len(current)} arrays ({', '.join(names)}), "
+                   f"got {len(weights)}")
             raise ValueError(msg)
-        arrays = []
-        for i, (new, old) in enumerate(zip(weights, self._params, strict=True)):
-            name = f"{'Wb'[i % 2]}{i // 2 + 1}"
-            array = np.asarray(new)
-            if array.shape != old.shape:
-                hint = ""
-                if array.ndim == 2 and array.shape == old.shape[::-1]:
-                    hint = " (transposed? W is (fan_in, fan_out))"
-                msg = f"set_weights: {name} must have shape {old.shape}, got {array.shape}{hint}"
-                raise ValueError(msg)
-            if array.dtype.kind not in "iuf":  # no bools, complex, strings or objects
-                msg = f"set_weights: {name} must hold real numbers (got dtype {array.dtype})"
-                raise ValueError(msg)
-            if not np.isfinite(array).all():
-                bad = tuple(int(j) for j in np.argwhere(~np.isfinite(array))[0])
-                msg = f"set_weights: {name} holds {array[bad]} at {bad}; weights must be finite"
-                raise ValueError(msg)
-            arrays.append(cast(array, self.dtype, name, "set_weights"))
-        for old, new in zip(self._params, arrays, strict=True):
-            old[...] = new  # in place: optimizer state and views stay attached
+        arrays = [_checked_weight(np.asarray(new), old, name, "set_weights", self.dtype)
+                  for new, old, name in zip(weights, current, names, strict=True)]
+        for old, new in zip(current, arrays, strict=True):
+            old[...] = new  # in place: optimizer state and bound steps stay attached
 
     # -- data preparation --------------------------------------------------------------
-    def _inputs(self, X: Any, where: str) -> np.ndarray:
-        X = as_inputs(X, self.n_inputs, self.dtype, where)
+    def _raw_inputs(self, X: Any, where: str, feature_names: Sequence[str] | None = None,
+                    ignore: Sequence[str] = ()) -> np.ndarray:
+        """``X`` checked, its columns matched by name, in the network's dtype."""
+        names = columns_of(X) or (list(feature_names) if feature_names is not None else None)
+        array = match_columns(as_array(X), names, self.feature_names, where, ignore)
+        return as_inputs(array, self.n_inputs, self.dtype, where)
+
+    def _inputs(self, X: Any, where: str, feature_names: Sequence[str] | None = None,
+                ignore: Sequence[str] = ()) -> np.ndarray:
+        X = self._raw_inputs(X, where, feature_names, ignore)
         return self.scaler.transform_x(X) if self.scaler is not None else X
 
-    def _pair(self, X: Any, y: Any, where: str, scaler: Standardizer | None,
-              ) -> tuple[np.ndarray, np.ndarray]:
-        X = as_inputs(X, self.n_inputs, self.dtype, where)
-        y = as_targets(y, self.n_outputs, self.dtype, where)
-        check_same_length(X, y, where)
-        if scaler is not None:
-            X, y = scaler.transform_x(X), scaler.transform_y(y)
-        return X, y
+    def _targets(self, y: Any, where: str, *, learn: bool = False) -> np.ndarray:
+        """``y`` as the training loop's targets: labels encoded, raw scale."""
+        y = as_array(y)
+        if self.loss.classification and is_label_column(y, self.n_outputs):
+            labels = as_labels(y, where)
+            if learn and self.classes is None:
+                self.classes = learn_classes(labels, self.n_outputs, where)
+            if self.classes is None:
+                msg = (f"{where}: got class labels, but this network was trained on "
+                       "one-hot/probability columns; pass those")
+                raise ValueError(msg)
+            return encode(labels, self.classes, self.n_outputs, self.dtype, where)
+        if np.asarray(y).dtype.kind in "USO":
+            msg = (
+                f"{where}: the targets are text, but loss {self.spec.loss.name!r} takes "
+                "numbers; for class labels use a classification loss (binary_crossentropy, "
+                "categorical_crossentropy)"
+            )
+            raise ValueError(msg)
+        return as_targets(y, self.n_outputs, self.dtype, where)
 
-    def _workspace(self, n: int, orders: tuple[str, ...]) -> training.Workspace:
-        ws = self._workspaces.get((n, orders))
-        if ws is None:
-            if len(self._workspaces) > 4:  # keep memory bounded across many shapes
-                self._workspaces.clear()
-            ws = self._workspaces[n, orders] = training.Workspace(self, n, orders)
-        return ws
+    def _pair(self, X: Any, y: Any, where: str, feature_names: Sequence[str] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray]:
+        Xs = self._inputs(X, where, feature_names)
+        ys = self._targets(y, where)
+        check_same_length(Xs, ys, where)
+        return Xs, self.scaler.transform_y(ys) if self.scaler is not None else ys
 
     # -- inference ---------------------------------------------------------------------
     def _forward(self, X: np.ndarray) -> np.ndarray:
         a = X
-        for layer in self.layers:
-            _, a = layer.forward(a)
+        for layer, params in zip(self.layers, self.loop.params, strict=True):
+            a, _ = layer.forward(a, params, training=False)
         return a
 
-    def predict(self, X: Any) -> np.ndarray:
-        """``(n, n_inputs) -> (n, n_outputs)`` on the raw target scale."""
-        out = self._forward(self._inputs(X, "predict"))
-        return self.scaler.inverse_y(out) if self.scaler is not None else out
+    def activations(self, X: Any, *, scaled: bool = False) -> list[np.ndarray]:
+        """Every layer's output for ``X`` in inference mode, first to last.
 
-    def evaluate(self, X: Any, y: Any) -> float:
-        """The spec's loss on ``(X, y)``, on the scale training measures it."""
-        Xs, ys = self._pair(X, y, "evaluate", self.scaler)
-        return float(self.loss.value(ys, self._forward(Xs)))
-
-    def evaluate_metrics(self, X: Any, y: Any) -> dict[str, float]:
-        """``{"loss": ..., <metric>: ...}``; metrics are on the raw target scale."""
-        Xs, ys = self._pair(X, y, "evaluate", self.scaler)
-        pred = self._forward(Xs)
-        out = {"loss": float(self.loss.value(ys, pred))}
-        out.update(self._metric_values(ys, pred))
+        ``X`` is on the raw scale (standardized here when the network standardizes),
+        or already scaled with ``scaled=True``. The last entry is the network's
+        output before any target scaling is undone.
+        """
+        a = (as_inputs(as_array(X), self.n_inputs, self.dtype, "activations") if scaled
+             else self._inputs(X, "activations"))
+        out = []
+        for layer, params in zip(self.layers, self.loop.params, strict=True):
+            a, _ = layer.forward(a, params, training=False)
+            out.append(a)
         return out
 
-    def _metric_values(self, y_scaled: np.ndarray, pred_scaled: np.ndarray) -> dict[str, float]:
-        if not self.metrics:
+    def predict(self, X: Any, *, feature_names: Sequence[str] | None = None,
+                ignore: Sequence[str] = ()) -> np.ndarray:
+        """``(n, n_inputs) -> (n, n_outputs)``: raw target scale, or class probabilities.
+
+        Columns are matched by name when both the data and the network have names
+        (``ignore`` lists columns to skip, such as targets left in the table).
+        """
+        out = self._forward(self._inputs(X, "predict", feature_names, ignore))
+        if self.scaler is not None:
+            out = self.scaler.inverse_y(out)
+        return self.loss.probabilities(out) if self.loss.classification else out
+
+    def predict_labels(self, X: Any, *, feature_names: Sequence[str] | None = None,
+                       ignore: Sequence[str] = ()) -> np.ndarray:
+        """The most probable class of each sample (class indices without ``classes``)."""
+        if not self.loss.classification:
+            msg = (f"predict_labels: loss {self.spec.loss.name!r} is not a classification "
+                   "loss; use predict")
+            raise ValueError(msg)
+        return decode(self.predict(X, feature_names=feature_names, ignore=ignore), self.classes)
+
+    def evaluate(self, X: Any, y: Any, *, feature_names: Sequence[str] | None = None) -> float:
+        """The spec's loss on ``(X, y)``, on the scale training measures it."""
+        Xs, ys = self._pair(X, y, "evaluate", feature_names)
+        return float(self.loss.value(ys, self._forward(Xs)))
+
+    def evaluate_metrics(self, X: Any, y: Any, *, feature_names: Sequence[str] | None = None,
+                         metrics: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """``{"loss": ..., <metric>: ...}``; metrics on the raw target scale (``metrics``
+        adds more, by name)."""
+        Xs, ys = self._pair(X, y, "evaluate", feature_names)
+        pred = self._forward(Xs)
+        out = {"loss": float(self.loss.value(ys, pred))}
+        out.update(self._metric_values(ys, pred, {**self.metrics, **(metrics or {})}))
+        return out
+
+    def _metric_values(self, y_scaled: np.ndarray, pred_scaled: np.ndarray,
+                       metrics: Mapping[str, Any] | None = None) -> dict[str, float]:
+        metrics = self.metrics if metrics is None else metrics
+        if not metrics:
             return {}
         if self.scaler is not None:
             y_scaled = self.scaler.inverse_y(y_scaled)
             pred_scaled = self.scaler.inverse_y(pred_scaled)
-        return {name: float(m(y_scaled, pred_scaled)) for name, m in self.metrics.items()}
+        if self.loss.classification:
+            pred_scaled = self.loss.probabilities(pred_scaled)
+        return {name: float(m(y_scaled, pred_scaled)) for name, m in metrics.items()}
 
     # -- training ----------------------------------------------------------------------
     def fit(
@@ -232,154 +302,678 @@ class Network:
         callbacks: Iterable[Any] = (),
         *,
         validation_split: float = 0.0,
+        validation_shuffle: bool = False,
+        sample_weight: Any = None,
+        class_weight: Mapping[Any, float] | str | None = None,
+        feature_names: Sequence[str] | None = None,
+        target_names: Sequence[str] | None = None,
         verbose: bool | int = False,
     ) -> History:
         """Train for ``epochs`` epochs and return the ``History`` of this call.
 
-        ``batch_size=None`` is full-batch gradient descent. Every argument is checked
-        before anything changes, so a ``ValueError`` leaves the network as it was.
-        ``validation_split`` holds out the last fraction of ``(X, y)`` (before shuffling)
-        when no ``validation_data`` is given. ``verbose`` shows progress. A loss (or
-        weights) turning NaN or inf raises ``DivergenceError`` naming the epoch, with the
-        network rolled back to the start of that epoch.
+        ``batch_size=None`` is full-batch gradient descent. ``validation_split`` holds
+        out the last fraction of ``(X, y)``, or with ``validation_shuffle`` a seeded
+        random one (stratified by class for labels). ``sample_weight`` (one per sample)
+        and ``class_weight`` (label -> weight, or ``"balanced"``) make the loss a
+        weighted mean. Every argument is checked before anything changes, so a
+        ``ValueError`` leaves the network as it was. A loss or weights that blow up
+        raise ``DivergenceError`` with the network rolled back to the last state whose
+        loss was finite; Ctrl-C stops after the step in flight, resumably.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
-            raise ValueError(f"fit: epochs must be an int >= 0 (got {epochs!r})")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, int | np.integer) or batch_size < 1):
-            msg = f"fit: batch_size must be None (full batch) or an int >= 1 (got {batch_size!r})"
-            raise ValueError(msg)
-        if (isinstance(validation_split, bool)
-                or not isinstance(validation_split, int | float | np.integer | np.floating)
-                or not 0.0 <= validation_split < 1.0):
-            msg = f"fit: validation_split must be in [0, 1) (got {validation_split!r})"
-            raise ValueError(msg)
+        _check_fit_args(epochs, batch_size, validation_split)
         callbacks = check_callbacks(callbacks)
-        X = as_inputs(X, self.n_inputs, self.dtype, "fit")
-        y = as_targets(y, self.n_outputs, self.dtype, "fit")
-        check_same_length(X, y, "fit")
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a pair (X_val, y_val)")
-            Xv = as_inputs(validation_data[0], self.n_inputs, self.dtype, "fit validation_data")
-            yv = as_targets(validation_data[1], self.n_outputs, self.dtype,
-                            "fit validation_data")
-            check_same_length(Xv, yv, "fit validation_data")
-            val = (Xv, yv)
-        elif validation_split:
-            n_val = round(X.shape[0] * validation_split)
-            if n_val < 1 or n_val >= X.shape[0]:
-                msg = (
-                    f"fit: validation_split={validation_split} of {X.shape[0]} samples leaves "
-                    "an empty training or validation set"
-                )
-                raise ValueError(msg)
-            X, val = X[:-n_val], (X[-n_val:], y[-n_val:])
-            y = y[:-n_val]
+        data = self._training_data(X, y, validation_data, validation_split, validation_shuffle,
+                                   sample_weight, class_weight, feature_names, target_names)
         if verbose:
-            from npframe.progress import ProgressBar
-
             callbacks.append(ProgressBar(epochs=epochs))
+        if self.schedule is not None and not any(
+                isinstance(cb, LearningRateScheduler) for cb in callbacks):
+            callbacks.insert(0, LearningRateScheduler(self.schedule))
+        return self._train(data, int(epochs), batch_size, bool(shuffle), callbacks)
 
+    def _training_data(self, X: Any, y: Any, validation_data: Any, split: float,
+                       split_shuffle: bool, sample_weight: Any, class_weight: Any,
+                       feature_names: Sequence[str] | None,
+                       target_names: Sequence[str] | None) -> _TrainingData:
+        """Everything ``fit`` trains on, checked; the network changes only at the end."""
+        names = columns_of(X) or (list(feature_names) if feature_names is not None else None)
+        X_arr = self._raw_inputs(X, "fit", feature_names)
+        classes_before = self.classes
+        try:
+            Y = self._targets(y, "fit", learn=True)
+            check_same_length(X_arr, Y, "fit")
+            W = _weights(sample_weight, class_weight, y, self, X_arr.shape[0])
+            val = None
+            if validation_data is not None:
+                if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                    raise ValueError("fit: validation_data must be a pair (X_val, y_val)")
+                Xv = self._raw_inputs(validation_data[0], "fit validation_data",
+                                      feature_names)
+                Yv = self._targets(validation_data[1], "fit validation_data")
+                check_same_length(Xv, Yv, "fit validation_data")
+                val = (Xv, Yv)
+            elif split:
+                X_arr, Y, W, val = _split(X_arr, Y, W, split, split_shuffle,
+                                          self.loss.classification,
+                                          np.random.default_rng(self._split_seed))
+        except ValueError:
+            self.classes = classes_before
+            raise
         # Validated: from here on, state changes.
-        if self.spec.standardize and self.scaler is None:
-            self.scaler = Standardizer.fit(X, y)
+        if self.feature_names is None and names is not None:
+            self.feature_names = list(names)
+        learned_targets = names_of(y) or (list(target_names) if target_names else None)
+        if self.target_names is None and learned_targets is not None:
+            self.target_names = learned_targets
+        if self.scaler is None and self.spec.standardize:
+            self.scaler = Standardizer.fit(X_arr if self.spec.scales_inputs else None,
+                                           Y if self.spec.scales_targets else None)
         if self.scaler is not None:
-            X, y = self.scaler.transform_x(X), self.scaler.transform_y(y)
+            X_arr, Y = self.scaler.transform_x(X_arr), self.scaler.transform_y(Y)
             if val is not None:
                 val = (self.scaler.transform_x(val[0]), self.scaler.transform_y(val[1]))
-        X, y = np.ascontiguousarray(X), np.ascontiguousarray(y)
+        return _TrainingData(np.ascontiguousarray(X_arr, self.dtype),
+                             np.ascontiguousarray(Y, self.dtype), W, val)
 
-        history = History()
+    def _train(self, data: _TrainingData, epochs: int, batch_size: int | None, shuffle: bool,
+               callbacks: list[Any]) -> History:
+        loop = self.loop
+        loop.start_run()
+        batches = Batches(loop, data.X, data.Y, data.W, batch_size, shuffle)
+        history = self.history = History()
         self.stop_training = False
         hooks = CallbackList(callbacks, self)
-        hooks.call("on_train_begin", {"epochs": epochs, "initial_epoch": self.epoch})
-        # NumPy's floating-point warnings are silenced for the whole loop (see
-        # _train_epoch), once: entering np.errstate per epoch costs more than a small
-        # epoch's step. Callbacks still run under the caller's settings.
+        plan = TrainingPlan(self.epoch + epochs, len(batches))
+        hooks.call("on_train_begin", {"epochs": epochs, "initial_epoch": self.epoch,
+                                      "steps_per_epoch": len(batches), "plan": plan})
         caller_errstate = np.geterr()
-
-        def call(hook: str, *args: Any) -> None:
-            if hooks.callbacks:
+        # NumPy's floating-point warnings are silenced for the loop, once: a blow-up is
+        # reported as a DivergenceError instead. Callbacks run under the caller's settings.
+        with deferred_interrupt() as flag, np.errstate(all="ignore"):
+            for _ in range(epochs):
+                epoch = self.epoch
                 with np.errstate(**caller_errstate):
-                    hooks.call(hook, *args)
-
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for _ in range(epochs):
-                    epoch = self.epoch
-                    if self.schedule is not None:
-                        self.optimizer.learning_rate = self._base_learning_rate * float(
-                            self.schedule(epoch))
-                    call("on_epoch_begin", epoch, {})
-                    logs = {"loss": self._train_epoch(X, y, batch_size, shuffle, epoch)}
-                    if self.metrics:
-                        logs.update(self._metric_values(y, self._forward(X)))
-                    if val is not None:
-                        pred = self._forward(val[0])
-                        logs["val_loss"] = float(self.loss.value(val[1], pred))
-                        for name, value in self._metric_values(val[1], pred).items():
-                            logs[f"val_{name}"] = value
-                    self.epoch += 1
-                    history.record(epoch, logs)
-                    call("on_epoch_end", epoch, logs)
-                    if self.stop_training:
-                        break
-        finally:
-            self._train_data = None
+                    hooks.call("on_epoch_begin", epoch, {"step": loop.position.step})
+                loss = loop.run_epoch(batches, flag, hooks.batch_begin, hooks.batch_end)
+                logs = self._epoch_logs(loss, data)
+                history.record(epoch, logs)
+                with np.errstate(**caller_errstate):
+                    hooks.call("on_epoch_end", epoch, logs)
+                if flag.requested:
+                    raise KeyboardInterrupt
+                if self.stop_training:
+                    break
         hooks.call("on_train_end", {"epochs_trained": len(history.loss)})
+        self._check_convergence(history)
         return history
 
-    def _train_epoch(self, X: np.ndarray, y: np.ndarray, batch_size: int | None,
-                     shuffle: bool, epoch: int) -> float:
-        """One epoch, undone if it diverges.
+    def _epoch_logs(self, loss: float, data: _TrainingData) -> dict[str, float]:
+        logs = {"loss": loss}
+        if self.metrics:
+            logs.update(self._metric_values(data.Y, self._forward(data.X)))
+        if data.val is not None:
+            Xv, Yv = data.val
+            pred = self._forward(Xv)
+            logs["val_loss"] = float(self.loss.value(Yv, pred))
+            for name, value in self._metric_values(Yv, pred).items():
+                logs[f"val_{name}"] = value
+        return logs
 
-        A ``DivergenceError`` leaves the network (weights, optimizer state, shuffling
-        stream) exactly as it was when the epoch began, so it stays finite and usable:
-        lower the learning rate and call ``fit`` again. ``fit`` runs this with NumPy's
-        overflow warnings silenced, because the non-finite loss they foreshadow is
-        reported instead.
-        """
-        weights = training.param_snapshot(self)
-        state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
-        rng_state = (self._shuffle_rng.bit_generator.state
-                     if training.shuffles(len(X), batch_size, shuffle) else None)
-        try:
-            loss = training.train_epoch(self, X, y, batch_size, shuffle, epoch)
-            # one pass over all parameters (they share one flat buffer)
-            if not training.all_finite(self._flat_params):
-                msg = (
-                    f"fit: the weights overflowed in epoch {epoch} (the loss was still "
-                    f"{loss}); the learning rate is probably too large for this data: try "
-                    "a smaller one, or standardize = true"
-                )
-                raise DivergenceError(msg)
-        except DivergenceError:
-            self._flat_params[...] = weights
-            self.optimizer.load_state_dict(state)
-            if rng_state is not None:
-                self._shuffle_rng.bit_generator.state = rng_state
-            raise
-        return loss
+    def _check_convergence(self, history: History) -> None:
+        losses = history.loss
+        if len(losses) < 2 or losses[-1] < losses[0]:
+            return
+        rate = getattr(self.optimizer, "learning_rate", None)
+        hints = []
+        if not self.spec.scales_inputs:
+            hints.append('standardize = true (or "inputs")')
+        if isinstance(rate, float | int):
+            hints.append(f"a smaller learning rate than {rate:g}" if losses[-1] > losses[0]
+                         else f"a larger learning rate than {rate:g} or more epochs")
+        msg = (
+            f"fit: the training loss ended no better than it started ({losses[0]:.4g} in the "
+            f"first epoch, {losses[-1]:.4g} in the last of {len(losses)}); try "
+            + " or ".join(hints or ["another optimizer"])
+        )
+        warnings.warn(ConvergenceWarning(msg), stacklevel=3)
+
+    def restart_epoch(self) -> None:
+        """Abandon an unfinished epoch (after an interrupt) so ``fit`` starts a fresh one."""
+        p = self.loop.position
+        self.loop.position = Position(epoch=p.epoch, step=p.step)
 
     def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray]]:
-        """The loss on ``(X, y)`` and its gradient ``[dW1, db1, dW2, db2, ...]``.
+        """The loss on ``(X, y)`` and its gradient, one array per weight, in order.
 
-        The forward and backward pass a training step runs (``training.backprop``), on
-        the scale training uses, without updating anything: for gradient checks, custom
-        training loops and debugging. Gradients are those of the batch's mean loss.
+        The forward and backward pass of a training step, on the scale training uses,
+        without changing anything (noise draws and running statistics are put back):
+        for gradient checks, custom training loops and debugging.
         """
-        Xs, ys = self._pair(X, y, "gradients", self.scaler)
-        loss = training.backprop(self, Xs, ys, training.Workspace(self, Xs.shape[0]))
+        Xs, ys = self._pair(X, y, "gradients")
+        state = self._volatile_state()
+        try:
+            ws = self.loop.workspace(Xs.shape[0], ("C",) * (len(self.layers) + 1))
+            loss = self.loop.backprop(Xs, ys, None, ws)
+        finally:
+            self._restore_volatile(state)
         if not math.isfinite(loss):
             msg = f"gradients: the loss is {loss} on this data; its gradient is undefined"
             raise DivergenceError(msg)
-        return loss, [g.copy() for g in self._grads]
+        return loss, [g.copy() for g in self.loop.gradients]
+
+    def _volatile_state(self) -> tuple[Any, ...]:
+        return (self.loop.noise_rng.bit_generator.state,
+                [{k: np.array(v) for k, v in layer.state_dict().items()} for layer in self.layers])
+
+    def _restore_volatile(self, state: tuple[Any, ...]) -> None:
+        self.loop.noise_rng.bit_generator.state = state[0]
+        for layer, layer_state in zip(self.layers, state[1], strict=True):
+            layer.load_state_dict(layer_state)
+
+    # -- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything a resume needs besides the spec, as named plain arrays.
+
+        Weights, layer state, optimizer state, the training position and random
+        streams (``TrainingLoop.state_dict``), plus the scaler statistics, the classes
+        and the column names. The arrays are the live ones: copy them to keep them.
+        """
+        out = self.loop.state_dict()
+        if self.scaler is not None:
+            for key, value in self.scaler.state_dict().items():
+                out[f"scaler/{key}"] = value
+        if self.classes is not None:
+            out["classes"] = self.classes
+        if self.feature_names is not None:
+            out["names/features"] = np.array(self.feature_names, dtype=str)
+        if self.target_names is not None:
+            out["names/targets"] = np.array(self.target_names, dtype=str)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned; everything is checked before anything
+        changes, and a ``ValueError`` (``ModelFileError`` from files) says what is wrong."""
+        restore = _StateReader(self, state).read()
+        restore()
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write one ``.npz`` file holding everything needed to continue training."""
-        from npframe.io import save
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write one ``.npz`` file holding everything needed to continue training.
 
-        save(self, path)
+        Atomic: on any failure a previous file at ``path`` is left as it was.
+        """
+        try:
+            state = self.state_dict()
+        except ValueError as exc:
+            raise ModelFileError(f"{os.fspath(path)}: refusing to save: {exc}") from None
+        io.write_model(path, self._header(), state)
+
+    def _header(self) -> dict[str, Any]:
+        components = [
+            {"kind": kind, "path": where, "name": ref.name, "qualified": entry.qualified_name,
+             "distribution": entry.distribution, "version": entry.version}
+            for kind, where, ref, entry in self.blueprint.entries]
+        return {"spec": self.to_spec(), "components": components}
+
+
+@attrs.frozen
+class _TrainingData:
+    X: np.ndarray
+    Y: np.ndarray
+    W: np.ndarray | None
+    val: tuple[np.ndarray, np.ndarray] | None
+
+
+def _check_fit_args(epochs: Any, batch_size: Any, validation_split: Any) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0 (got {epochs!r})")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, int | np.integer) or batch_size < 1):
+        msg = f"fit: batch_size must be None (full batch) or an int >= 1 (got {batch_size!r})"
+        raise ValueError(msg)
+    if (isinstance(validation_split, bool)
+            or not isinstance(validation_split, int | float | np.integer | np.floating)
+            or not 0.0 <= validation_split < 1.0):
+        msg = f"fit: validation_split must be in [0, 1) (got {validation_split!r})"
+        raise ValueError(msg)
+
+
+def _weights(sample_weight: Any, class_weight: Any, y: Any, net: Network,
+             n: int) -> np.ndarray | None:
+    """Per-sample weights: ``sample_weight`` times the class weight of each label."""
+    if sample_weight is None and class_weight is None:
+        return None
+    w = np.ones(n, np.float64)
+    if sample_weight is not None:
+        sw = np.asarray(as_array(sample_weight))
+        if sw.dtype.kind not in "iuf" or sw.ndim != 1 or sw.shape[0] != n:
+            msg = (f"fit: sample_weight must be {n} non-negative numbers, one per sample "
+                   f"(got an array of shape {sw.shape}, dtype {sw.dtype})")
+            raise ValueError(msg)
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("fit: sample_weight must be finite and >= 0")
+        w *= sw
+    if class_weight is not None:
+        if not net.loss.classification or net.classes is None:
+            msg = ("fit: class_weight needs a classification loss and class labels as "
+                   "targets (one label per sample)")
+            raise ValueError(msg)
+        labels = as_labels(as_array(y), "fit")
+        w *= _class_weights(class_weight, net.classes, labels)
+    return w.astype(net.dtype)
+
+
+def _class_weights(class_weight: Any, classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    index = np.searchsorted(classes, labels)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"fit: class_weight must be a mapping or 'balanced' "
+                             f"(got {class_weight!r})")
+        counts = np.bincount(index, minlength=len(classes))
+        per_class = len(labels) / (len(classes) * np.maximum(counts, 1))
+        return per_class[index]
+    if not isinstance(class_weight, Mapping):
+        raise ValueError(f"fit: class_weight must be a mapping label -> weight or 'balanced' "
+                         f"(got {type(class_weight).__name__})")
+    by_text = {str(c): i for i, c in enumerate(classes.tolist())}
+    per_class = np.ones(len(classes))
+    for label, weight in class_weight.items():
+        i = by_text.get(str(label))
+        if i is None:
+            raise ValueError(f"fit: class_weight names {label!r}, which is not a class "
+                             f"({', '.join(by_text)})")
+        if isinstance(weight, bool) or not isinstance(weight, int | float | np.integer
+                                                      | np.floating) or not weight >= 0 \
+                or not math.isfinite(weight):
+            raise ValueError(f"fit: class_weight[{label!r}] must be a number >= 0 "
+                             f"(got {weight!r})")
+        per_class[i] = float(weight)
+    return per_class[index]
+
+
+def _split(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None, split: float, shuffled: bool,
+           stratify: bool, generator: np.random.Generator) -> tuple[Any, ...]:
+    """Hold out ``split`` of the samples: the last rows, or a seeded (stratified) draw."""
+    n = X.shape[0]
+    n_val = round(n * split)
+    if n_val < 1 or n_val >= n:
+        msg = (f"fit: validation_split={split} of {n} samples leaves an empty training or "
+               "validation set")
+        raise ValueError(msg)
+    if not shuffled:
+        train, val = np.arange(n - n_val), np.arange(n - n_val, n)
+    else:
+        if stratify:
+            groups = np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(int)
+            picks = []
+            for g in np.unique(groups):
+                members = np.flatnonzero(groups == g)
+                k = round(len(members) * split)
+                picks.append(generator.permutation(members)[:k])
+            val = np.sort(np.concatenate(picks))
+            if not 1 <= len(val) < n:
+                raise ValueError("fit: the stratified validation split is empty; use a larger "
+                                 "validation_split")
+        else:
+            val = np.sort(generator.permutation(n)[:n_val])
+        mask = np.ones(n, bool)
+        mask[val] = False
+        train = np.flatnonzero(mask)
+    W_train = None if W is None else W[train]
+    return X[train], Y[train], W_train, (X[val], Y[val])
+
+
+def _checked_weight(array: np.ndarray, like: np.ndarray, name: str, where: str,
+                    dtype: np.dtype) -> np.ndarray:
+    if array.shape != like.shape:
+        hint = (" (transposed? W is (fan_in, fan_out))"
+                if array.ndim == 2 and array.shape == like.shape[::-1] else "")
+        raise ValueError(f"{where}: {name} must have shape {like.shape}, got {array.shape}{hint}")
+    if array.dtype.kind not in "iuf":  # no bools, complex, strings or objects
+        raise ValueError(f"{where}: {name} must hold real numbers (got dtype {array.dtype})")
+    if not np.isfinite(array).all():
+        bad = tuple(int(j) for j in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{where}: {name} holds {array[bad]} at {bad}; weights must be finite")
+    return cast(array, dtype, name, where)
+
+
+class _StateReader:
+    """Checks a state dict against a network completely, then applies it in one go."""
+
+    def __init__(self, net: Network, state: Mapping[str, Any]) -> None:
+        self.net = net
+        self.state = dict(state)
+        self.used: set[str] = set()
+
+    def take(self, key: str) -> np.ndarray:
+        if key not in self.state:
+            raise ValueError(f"member {key!r} is missing")
+        self.used.add(key)
+        value = self.state[key]
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        return value
+
+    def optional(self, key: str) -> np.ndarray | None:
+        return self.take(key) if key in self.state else None
+
+    def int_scalar(self, key: str, default: int | None = None) -> int:
+        if default is not None and key not in self.state:
+            return default
+        value = self.take(key)
+        if value.shape != () or value.dtype.kind not in "iu":
+            raise ValueError(f"member {key!r} must be an integer scalar "
+                             f"(got {value.dtype} {value.shape})")
+        number = int(value)
+        if not 0 <= number <= _MAX_COUNT:
+            raise ValueError(f"member {key!r} must be in [0, 2**53] (got {number})")
+        return number
+
+    def text(self, key: str) -> str:
+        value = self.take(key)
+        if value.dtype.kind != "U" or value.shape != ():
+            raise ValueError(f"member {key!r} must be a unicode string (got {value.dtype} "
+                             f"{value.shape})")
+        return str(value[()])
+
+    def finite(self, key: str, value: np.ndarray) -> np.ndarray:
+        if value.dtype.kind not in "biuf" or value.dtype.fields is not None:
+            raise ValueError(f"member {key!r} must hold plain numbers (got {value.dtype})")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"member {key!r} holds NaN or inf")
+        return value
+
+    def read(self) -> Any:
+        net = self.net
+        loop = net.loop
+        weights = []
+        for i, params in enumerate(loop.params, start=1):
+            for name, like in params.items():
+                key = f"weights/{i}/{name}"
+                value = self.take(key)
+                if value.dtype != net.dtype:
+                    raise ValueError(f"member {key!r} has dtype {value.dtype}, but the spec's "
+                                     f"dtype is {net.dtype}")
+                weights.append((like, _checked_weight(value, like, key, "state", net.dtype)))
+        layer_states = []
+        for i in range(1, len(net.layers) + 1):
+            prefix = f"layers/{i}/"
+            own = {k[len(prefix):]: self.finite(k, self.take(k)) for k in list(self.state)
+                   if k.startswith(prefix)}
+            layer_states.append(own)
+        optimizer = {k[len("optimizer/"):]: self.finite(k, self.take(k))
+                     for k in list(self.state) if k.startswith("optimizer/")}
+        position = Position(
+            epoch=self.int_scalar("training/epoch"),
+            step=self.int_scalar("training/step", 0),
+            batch=self.int_scalar("training/batch", 0),
+            loss_sum=float(self.finite("training/loss_sum", self.take("training/loss_sum")))
+            if "training/loss_sum" in self.state else 0.0,
+            epoch_rng=self.text("training/epoch_rng") if "training/epoch_rng" in self.state
+            else None,
+            epoch_samples=self.int_scalar("training/epoch_samples", 0),
+            epoch_batches=self.int_scalar("training/epoch_batches", 0),
+        )
+        if position.batch and not 0 < position.batch < position.epoch_batches:
+            raise ValueError(f"the training position is inconsistent (batch {position.batch} "
+                             f"of an epoch of {position.epoch_batches})")
+        rngs = [(loop.shuffle_rng, self.text("training/shuffle_rng"), "training/shuffle_rng")]
+        if "training/noise_rng" in self.state:
+            rngs.append((loop.noise_rng, self.text("training/noise_rng"), "training/noise_rng"))
+        probes = [np.random.default_rng() for _ in rngs]
+        for probe, (_, text, key) in zip(probes, rngs, strict=True):
+            set_rng_state(probe, text, f"member {key!r}")
+        if position.epoch_rng is not None:
+            set_rng_state(np.random.default_rng(), position.epoch_rng,
+                          "member 'training/epoch_rng'")
+        scaler = self._scaler()
+        classes = self.optional("classes")
+        if classes is not None:
+            classes = self._classes(classes)
+        names = {key: self._names(key) for key in ("names/features", "names/targets")}
+        unused = sorted(set(self.state) - self.used)
+        if unused:
+            raise ValueError(f"unexpected member(s) {', '.join(map(repr, unused[:5]))}")
+        self._try_components(layer_states, optimizer)
+
+        def apply() -> None:
+            for like, value in weights:
+                like[...] = value
+            for rng, text, key in rngs:
+                set_rng_state(rng, text, key)
+            loop.position = position
+            net.scaler = scaler
+            net.classes = classes
+            net.feature_names = names["names/features"]
+            net.target_names = names["names/targets"]
+
+        return apply
+
+    def _try_components(self, layer_states: list[dict[str, np.ndarray]],
+                        optimizer: dict[str, np.ndarray]) -> None:
+        """Hand the optimizer and layers their state; put everything back if one refuses."""
+        net = self.net
+        saved_opt = {k: np.array(v) for k, v in net.optimizer.state_dict().items()}
+        saved_layers = [{k: np.array(v) for k, v in layer.state_dict().items()}
+                        for layer in net.layers]
+        try:
+            try:
+                net.optimizer.load_state_dict(optimizer)
+            except Exception as exc:
+                raise ValueError(f"optimizer {net.spec.optimizer.name!r} rejected the saved "
+                                 f"state: {type(exc).__name__}: {exc}") from None
+            for i, (layer, state) in enumerate(zip(net.layers, layer_states, strict=True)):
+                try:
+                    layer.load_state_dict(state)
+                except Exception as exc:
+                    raise ValueError(f"layers[{i}] ({net.spec.layers[i].type}) rejected the "
+                                     f"saved state: {type(exc).__name__}: {exc}") from None
+        except ValueError:
+            net.optimizer.load_state_dict(saved_opt)
+            for layer, state in zip(net.layers, saved_layers, strict=True):
+                layer.load_state_dict(state)
+            raise
+        net.loop.forget_workspaces()
+
+    def _scaler(self) -> Standardizer | None:
+        spec, net = self.net.spec, self.net
+        present = {k[len("scaler/"):] for k in self.state if k.startswith("scaler/")}
+        if not present:
+            return None
+        wanted = ({"x_mean", "x_std"} if spec.scales_inputs else set()) | (
+            {"y_mean", "y_std"} if spec.scales_targets else set())
+        if not wanted:
+            raise ValueError(f"holds scaler statistics but the spec has standardize = "
+                             f"{json.dumps(spec.standardize)}")
+        for key in sorted(wanted - present):
+            raise ValueError(f"member 'scaler/{key}' is missing")
+        for key in sorted(present - wanted):
+            raise ValueError(f"member 'scaler/{key}' does not match standardize = "
+                             f"{json.dumps(spec.standardize)}")
+        stats = {}
+        for key in sorted(present):
+            size = net.n_inputs if key[0] == "x" else net.n_outputs
+            value = self.take(f"scaler/{key}")
+            if value.shape != (size,) or value.dtype != net.dtype:
+                raise ValueError(f"member 'scaler/{key}' must be ({size},) {net.dtype} "
+                                 f"(got {value.shape} {value.dtype})")
+            self.finite(f"scaler/{key}", value)
+            if key.endswith("std") and not (value > 0).all():
+                raise ValueError(f"member 'scaler/{key}' must be positive")
+            stats[key] = value
+        return Standardizer.from_state(stats)
+
+    def _classes(self, classes: np.ndarray) -> np.ndarray:
+        if classes.ndim != 1 or classes.dtype.kind not in "biufU" or len(classes) < 1:
+            raise ValueError(f"member 'classes' must be a 1-D array of labels (got "
+                             f"{classes.dtype} {classes.shape})")
+        if len(np.unique(classes)) != len(classes) or (np.sort(classes) != classes).any():
+            raise ValueError("member 'classes' must hold distinct labels, sorted")
+        try:
+            learn_classes(classes, self.net.n_outputs, "member 'classes'")
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return classes
+
+    def _names(self, key: str) -> list[str] | None:
+        value = self.optional(key)
+        if value is None:
+            return None
+        size = self.net.n_inputs if key.endswith("features") else self.net.n_outputs
+        if value.dtype.kind != "U" or value.shape != (size,):
+            raise ValueError(f"member {key!r} must be {size} strings (got {value.dtype} "
+                             f"{value.shape})")
+        return [str(v) for v in value.tolist()]
+
+
+# -- loading ---------------------------------------------------------------------------------
+def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Network:
+    """Read a model written by ``Network.save``; never unpickles, never allocates more
+    than the spec it holds calls for.
+
+    Raises ``FileNotFoundError`` (an ``OSError``) for a missing file, ``ModelFileError``
+    (a ``ValueError``) for anything that is not a valid model file, and ``SpecError``
+    when the model needs a component that is not registered (a plugin that is not
+    installed, which the message names). Either the whole network comes back or an
+    exception does.
+    """
+    registry = registry or default_registry()
+    with io.open_model(path) as model:
+        spec_data = _requalified(model.header, registry, model.path)
+        try:
+            spec = NetworkSpec.from_mapping(spec_data)
+        except SpecError as exc:
+            raise ModelFileError(f"{model.path}: the stored spec is invalid: {exc}") from None
+        try:
+            net = Network(spec, registry=registry, check_dataset=False)
+        except SpecError as exc:
+            raise type(exc)(f"{exc.reason} (in the spec stored in {model.path})",
+                            exc.path) from None
+        state = model.read_state(_expected_members(net), budget=_state_budget(net))
+    try:
+        net.load_state_dict(state)
+    except ValueError as exc:
+        raise ModelFileError(f"{model.path}: {exc}") from None
+    return net
+
+
+def _component_records(header: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the model says it needs: recorded (format 2), or read off a format-1 spec,
+    whose networks are dense only."""
+    if header.get("components"):
+        return list(header["components"])
+    spec = header["spec"]
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("layers"), list):
+        return []
+    records = []
+
+    def add(kind: str, path: str, ref: Any) -> None:
+        name = ref.get("name") if isinstance(ref, Mapping) else ref
+        if isinstance(name, str):
+            records.append({"kind": kind, "path": path, "name": name, "qualified": name})
+
+    for i, layer in enumerate(spec["layers"]):
+        if isinstance(layer, Mapping):
+            add("activation", f"layers[{i}].activation", layer.get("activation"))
+            if layer.get("initializer") is not None:
+                add("initializer", f"layers[{i}].initializer", layer["initializer"])
+    for key in ("loss", "initializer", "optimizer", "schedule"):
+        if spec.get(key) is not None:
+            add(key, key, spec[key])
+    for i, metric in enumerate(spec.get("metrics") or []):
+        add("metric", f"metrics[{i}]", metric)
+    return records
+
+
+def _requalified(header: Mapping[str, Any], registry: Registry, path: Any) -> Any:
+    """The stored spec, with each plugin component pinned to the distribution that
+    provided it when the model was saved (a bare name may have become ambiguous).
+
+    Every missing component is named in one error (with ``pip install`` of its
+    distribution when the file records it); a different version of a distribution
+    gets a ``PluginWarning``.
+    """
+    spec = header["spec"]
+    missing: list[tuple[dict[str, Any], str]] = []
+    for record in _component_records(header):
+        kind, name, qualified = record["kind"], record["name"], record["qualified"]
+        if kind == "dataset":
+            continue  # what it was trained on; using or resuming the model needs no dataset
+        dist, version = record.get("distribution"), record.get("version")
+        try:  # in-process registrations have no distribution to pin: by bare name
+            entry = registry.entry(kind, qualified if dist else name)
+        except SpecError as exc:
+            missing.append((record, exc.reason))
+            continue
+        if version and entry.version and entry.version != version:
+            warnings.warn(PluginWarning(
+                f"{path}: {kind} {name!r} was saved with {dist} {version}; {entry.provider} "
+                "is installed, which may compute differently"), stacklevel=3)
+        if ":" not in name and _means_another(registry, kind, name, entry):
+            spec = _with_name(spec, record["path"], qualified)
+    if missing:
+        record, reason = missing[0]
+        dist = record.get("distribution")
+        need = f"{record['kind']} {record['name']!r}"
+        installed = dist is not None and any(
+            s.key == normalize(dist) for s in registry.sources())
+        if dist is None:
+            how = (f"a plugin providing it must be installed (pip install the distribution "
+                   f"that registers {need})")
+        elif installed:
+            how = (f"it was saved with {dist} {record.get('version') or ''}".rstrip()
+                   + f", and the installed {dist} does not register it (install the version "
+                   "the model was saved with)")
+        else:
+            how = (f"it comes from {dist} {record.get('version') or ''}".rstrip()
+                   + f", which is not installed: pip install {dist}")
+        others = "".join(f"; also missing: {r['kind']} {r['name']!r} ({r['path']})"
+                         for r, _ in missing[1:])
+        raise UnknownComponentError(f"{reason}. The model {path} needs {need}: {how}{others}",
+                                    record["path"])
+    return spec
+
+
+def _means_another(registry: Registry, kind: str, name: str, entry: Any) -> bool:
+    """Whether the bare ``name`` no longer means ``entry`` (ambiguous, or another now)."""
+    try:
+        return registry.entry(kind, name).qualified_name != entry.qualified_name
+    except SpecError:
+        return True
+
+
+def _with_name(spec: Any, path: str, name: str) -> Any:
+    """``spec`` (plain data) with the component at ``path`` renamed (a copy)."""
+    spec = json.loads(json.dumps(spec))
+    parts = path.replace("[", ".").replace("]", "").split(".")
+    node = spec
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    key: Any = int(last) if last.isdigit() else last
+    if last == "type":  # a layer's own name
+        node["type"] = name
+    elif isinstance(node[key], dict):
+        node[key]["name"] = name
+    else:
+        node[key] = name
+    return spec
+
+
+def _expected_members(net: Network) -> dict[str, tuple[tuple[int, ...], np.dtype] | None]:
+    """What a model file of this network holds: exact shapes where they are known."""
+    expected: dict[str, tuple[tuple[int, ...], np.dtype] | None] = {}
+    for key, value in net.loop.state_dict().items():
+        if key.startswith(("weights/", "layers/")):
+            expected[key] = (value.shape, value.dtype)
+    for key in ("x_mean", "x_std", "y_mean", "y_std"):
+        size = net.n_inputs if key[0] == "x" else net.n_outputs
+        expected[f"scaler/{key}"] = ((size,), net.dtype)
+    return expected
+
+
+def _state_budget(net: Network) -> int:
+    """Bytes a model file of this network may decompress: its weights and layer state,
+    optimizer state of up to four times the weights, and a little for the rest."""
+    weights = net.n_parameters * net.dtype.itemsize
+    return 5 * weights + 64 * 2**20 + 16 * (net.n_inputs + net.n_outputs) * 2**10

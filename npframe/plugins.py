@@ -1,15 +1,24 @@
-"""Discovering and loading plugins from the ``npframe`` entry-point group.
+"""Finding plugins (entry points of the ``npframe`` group) and running their hook.
 
 Deliberately not ``PluginManager.load_setuptools_entrypoints``: that loop stops at the
 first plugin that fails to import, while npframe must keep every other plugin
-working. Each plugin is imported, registered with pluggy and its hook called alone,
-against a staging view that is committed only if the whole hook succeeds.
+working. Each plugin is imported, registered with the one pluggy ``PluginManager`` a
+``PluginHost`` keeps for its life, and its ``npframe_register`` hook is called through
+pluggy (a subset caller holding only that plugin), so ``hookimpl`` options such as
+``wrapper=True`` or ``tryfirst`` behave as pluggy documents. The hook registers into a
+``Staging`` area that the registry commits only if the whole hook succeeded: a plugin
+is registered entirely or not at all.
 
-Set ``NPFRAME_PLUGINS`` to a comma-separated list of distribution names to load only
-those (the built-ins always load); set it to the empty string to load none.
+Where plugins come from: the distributions installed on ``sys.path``, except those
+found in the current working folder when it is on ``sys.path`` only because Python
+put it there (``python -c``, ``python -m``, a REPL, a notebook): a downloaded model
+next to a crafted ``evil-1.0.dist-info`` must not run code. Environment variables:
 
-``report()`` and ``format_report()`` say what is registered, by which distribution and
-version, and which plugins failed and why (``npframe plugins`` prints the latter).
+* ``NPFRAME_PLUGINS``: comma-separated distribution names to load (the built-ins
+  always load); ``-name`` entries exclude a distribution and may stand alone
+  (``-npframe-slow`` loads everything else); empty loads only the built-ins.
+* ``NPFRAME_STRICT_PLUGINS=1``: a plugin that fails to load is an error
+  (``PluginLoadError``) instead of a ``PluginWarning``.
 """
 
 from __future__ import annotations
@@ -17,39 +26,217 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import sys
+import threading
+import traceback
 import warnings
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import attrs
 import pluggy
 
 from npframe import hookspecs
-from npframe.errors import PluginWarning
-
-if TYPE_CHECKING:
-    from npframe.registry import Registry
+from npframe.errors import PluginLoadError, PluginWarning, RegistryError
+from npframe.kinds import check_factory, check_kind, check_name
 
 __all__ = [
+    "BUILTIN_DISTRIBUTION",
     "ENTRY_POINT_GROUP",
     "ENV_VAR",
-    "DistributionStatus",
+    "STRICT_ENV_VAR",
     "PluginFailure",
-    "PluginReport",
-    "format_report",
+    "PluginHost",
+    "PluginSource",
+    "Registration",
+    "Selection",
+    "Staging",
+    "discover",
     "get_plugin_manager",
     "iter_entry_points",
-    "load_plugins",
-    "report",
+    "normalize",
+    "strict",
+    "user_stacklevel",
     "warn_failures",
 ]
 
 ENTRY_POINT_GROUP = "npframe"
 ENV_VAR = "NPFRAME_PLUGINS"
+STRICT_ENV_VAR = "NPFRAME_STRICT_PLUGINS"
 #: The distribution the built-in plugin ships in; always loaded, loaded first.
 BUILTIN_DISTRIBUTION = "npframe"
 
 
+def normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them: ``NPFrame_Extras`` -> ``npframe-extras``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# -- where plugins come from ---------------------------------------------------------------
+@attrs.frozen
+class PluginSource:
+    """One entry point of the ``npframe`` group, with the distribution that declares it."""
+
+    distribution: str
+    version: str | None
+    name: str
+    value: str
+    entry_point: Any = attrs.field(eq=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """The normalized distribution name."""
+        return normalize(self.distribution)
+
+    @property
+    def builtin(self) -> bool:
+        return self.key == BUILTIN_DISTRIBUTION
+
+    @property
+    def provider(self) -> str:
+        return f"{self.distribution} {self.version}" if self.version else self.distribution
+
+    @classmethod
+    def of(cls, ep: Any) -> PluginSource:
+        dist = getattr(ep, "dist", None)
+        if dist is None:
+            name, version = "<unknown distribution>", None
+        else:
+            name, version = dist.metadata["Name"] or dist.name, dist.version
+        return cls(name, version, ep.name, ep.value, ep)
+
+
+def _is_working_folder(entry: str) -> bool:
+    """Whether a ``sys.path`` entry is the current working folder.
+
+    Python puts it there by itself under ``python -c``, ``python -m``, a REPL and
+    notebooks (as ``''`` or spelled out), which is how a crafted ``*.dist-info`` lying
+    next to a downloaded model would get its code run. Plugins are installed
+    distributions; the working folder is never searched for them.
+    """
+    if entry in ("", "."):
+        return True
+    try:
+        return os.path.samefile(entry, os.getcwd())
+    except OSError:
+        return False
+
+
+def _search_path() -> list[str]:
+    return [p for p in sys.path if not _is_working_folder(p)]
+
+
+def discover(group: str = ENTRY_POINT_GROUP) -> list[PluginSource]:
+    """Installed entry points of ``group``: deduplicated, built-ins first, then sorted.
+
+    The same distribution can be visible twice on ``sys.path`` (an editable install
+    next to a wheel); the first one found wins, as ``importlib`` itself would import.
+    """
+    seen: set[tuple[str, str]] = set()
+    found: list[PluginSource] = []
+    for dist in importlib.metadata.distributions(path=_search_path()):
+        for ep in dist.entry_points:
+            if ep.group != group:
+                continue
+            source = PluginSource.of(ep)
+            if (source.key, source.name) not in seen:
+                seen.add((source.key, source.name))
+                found.append(source)
+    return sorted(found, key=lambda s: (not s.builtin, s.key, s.name))
+
+
+def iter_entry_points(group: str = ENTRY_POINT_GROUP) -> list[Any]:
+    """The entry points ``discover`` finds (for code that wants the raw objects)."""
+    return [source.entry_point for source in discover(group)]
+
+
+@attrs.frozen
+class Selection:
+    """Which distributions ``NPFRAME_PLUGINS`` lets load: ``None`` allows all."""
+
+    raw: str | None
+    include: frozenset[str] | None
+    exclude: frozenset[str]
+
+    @classmethod
+    def from_env(cls) -> Selection:
+        raw = os.environ.get(ENV_VAR)
+        if raw is None:
+            return cls(None, None, frozenset())
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        exclude = frozenset(normalize(p[1:].strip()) for p in parts if p.startswith("-"))
+        include = [normalize(p) for p in parts if not p.startswith("-")]
+        if not include and exclude:
+            return cls(raw, None, exclude)  # only exclusions: everything else loads
+        return cls(raw, frozenset(include), exclude)
+
+    def allows(self, source: PluginSource) -> bool:
+        if source.builtin:
+            return True
+        if source.key in self.exclude:
+            return False
+        return self.include is None or source.key in self.include
+
+    def unmatched(self, sources: Iterable[PluginSource]) -> list[str]:
+        """Names in the variable that match no installed distribution (typos)."""
+        installed = {s.key for s in sources}
+        named = (self.include or frozenset()) | self.exclude
+        return sorted(n for n in named if n not in installed and n != BUILTIN_DISTRIBUTION)
+
+
+def strict() -> bool:
+    """Whether ``NPFRAME_STRICT_PLUGINS`` makes plugin failures errors."""
+    return os.environ.get(STRICT_ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
+
+
+# -- what a plugin's hook receives ----------------------------------------------------------
+@attrs.frozen
+class Registration:
+    """One component a plugin registered."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+
+
+class Staging:
+    """What a plugin's ``npframe_register`` hook receives as ``registry``.
+
+    Registrations are collected here and committed together when the hook returns, so
+    a plugin is never half-registered. Lookups see the registry as it stands plus what
+    this plugin staged so far.
+    """
+
+    def __init__(self, provider: str, lookup: Callable[[str, str], Any],
+                 names: Callable[[str], list[str]]) -> None:
+        self._provider = provider
+        self._lookup = lookup
+        self._names = names
+        self.staged: dict[tuple[str, str], Registration] = {}
+
+    def register(self, kind: str, name: str, factory: Callable[..., Any]) -> None:
+        """Stage ``factory`` under ``kind``/``name``."""
+        check_kind(kind)
+        check_name(kind, name)
+        check_factory(kind, name, factory)
+        if (kind, name) in self.staged:
+            msg = f"{self._provider} registers {kind} {name!r} twice"
+            raise RegistryError(msg)
+        self.staged[kind, name] = Registration(kind, name, factory)
+
+    def names(self, kind: str) -> list[str]:
+        """Registered plus staged names of ``kind``, sorted."""
+        staged = {name for (k, name) in self.staged if k == kind}
+        return sorted(set(self._names(kind)) | staged)
+
+    def get(self, kind: str, name: str) -> Callable[..., Any]:
+        """A staged or registered factory."""
+        entry = self.staged.get((kind, name))
+        return entry.factory if entry else self._lookup(kind, name)
+
+
+# -- failures --------------------------------------------------------------------------------
 @attrs.frozen
 class PluginFailure:
     """A plugin that failed to load, and why."""
@@ -57,267 +244,103 @@ class PluginFailure:
     distribution: str
     version: str | None
     entry_point: str
+    #: ``"ExceptionType: message"`` on one line.
     error: str
+    #: The whole traceback, for ``npframe plugins -v``.
+    traceback: str = attrs.field(default="", eq=False, repr=False)
+    #: Names the plugin had staged before it failed: ``(kind, name)``.
+    offered: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False)
 
     def __str__(self) -> str:
         dist = f"{self.distribution} {self.version}" if self.version else self.distribution
         return f"npframe plugin {self.entry_point!r} ({dist}) failed to load: {self.error}"
 
+    @classmethod
+    def of(cls, source: PluginSource, exc: BaseException,
+           offered: Iterable[tuple[str, str]] = ()) -> PluginFailure:
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        trace = "".join(traceback.format_exception(exc))
+        return cls(source.distribution, source.version, source.name, error, trace,
+                   tuple(offered))
 
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside npframe.
+
+    Plugins load lazily, deep inside npframe (and pluggy); the warning should name the
+    user's line that asked for a component, not npframe's.
+    """
+    here = Path(__file__).resolve().parent
+    internal = (str(here), str(Path(pluggy.__file__).resolve().parent),
+                str(Path(importlib.metadata.__file__).resolve().parent), "<frozen ")
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(internal) and "importlib" not in filename:
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def warn_failures(failures: Iterable[PluginFailure]) -> None:
+    """One ``PluginWarning`` per failure, or a ``PluginLoadError`` in strict mode."""
+    failures = list(failures)
+    if not failures:
+        return
+    if strict():
+        lines = "\n".join(f"  {f}" for f in failures)
+        msg = (
+            f"{len(failures)} npframe plugin(s) failed to load and {STRICT_ENV_VAR} is set:\n"
+            f"{lines}\n(`npframe plugins -v` shows the tracebacks)"
+        )
+        raise PluginLoadError(msg)
+    level = user_stacklevel()
+    for failure in failures:
+        warnings.warn(PluginWarning(str(failure)), stacklevel=level + 1)
+
+
+# -- running hooks ---------------------------------------------------------------------------
 def get_plugin_manager() -> pluggy.PluginManager:
-    """A fresh manager that knows npframe's hookspecs (tests build their own)."""
+    """A fresh manager that knows npframe's hookspecs (each ``PluginHost`` keeps one)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     return pm
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+class PluginHost:
+    """Imports plugins and calls their hook, each alone, through one plugin manager."""
 
+    def __init__(self) -> None:
+        self.plugin_manager = get_plugin_manager()
+        self._lock = threading.Lock()
 
-def _dist_of(ep: Any) -> tuple[str, str | None]:
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return "<unknown distribution>", None
-    return dist.metadata["Name"] or dist.name, dist.version
-
-
-def _allowed() -> set[str] | None:
-    raw = os.environ.get(ENV_VAR)
-    if raw is None:
-        return None
-    return {_normalize(part.strip()) for part in raw.split(",") if part.strip()}
-
-
-def iter_entry_points(group: str = ENTRY_POINT_GROUP) -> list[Any]:
-    """Installed entry points of ``group``: deduplicated, built-ins first, then sorted.
-
-    The same distribution can be visible twice on ``sys.path`` (an editable install
-    next to a wheel); the first one found wins, as ``importlib`` itself would import.
-    """
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for ep in importlib.metadata.entry_points(group=group):
-        dist, _ = _dist_of(ep)
-        key = (_normalize(dist), ep.name)
-        if key not in seen:
-            seen.add(key)
-            unique.append(ep)
-
-    def order(ep: Any) -> tuple[bool, str, str]:
-        dist = _normalize(_dist_of(ep)[0])
-        return (dist != BUILTIN_DISTRIBUTION, dist, ep.name)
-
-    return sorted(unique, key=order)
-
-
-def _call_hook(pm: pluggy.PluginManager, plugin: object, view: Any) -> int:
-    """Call ``plugin``'s own ``npframe_register`` implementations; return how many."""
-    calls = 0
-    available = {"registry": view}
-    for impl in pm.hook.npframe_register.get_hookimpls():
-        if impl.plugin is plugin:
-            impl.function(*(available[arg] for arg in impl.argnames))
-            calls += 1
-    return calls
-
-
-def warn_failures(failures: Iterable[PluginFailure]) -> None:
-    """One ``PluginWarning`` per failed plugin."""
-    for failure in failures:
-        warnings.warn(PluginWarning(str(failure)), stacklevel=4)
-
-
-def load_plugins(registry: Registry, entry_points: Iterable[Any] | None = None, *,
-                 warn: bool = True) -> list[PluginFailure]:
-    """Load every plugin into ``registry``; return the failures, and warn about them.
-
-    Warnings come after every plugin was tried, so a warning turned into an error
-    (``-W error``) cannot stop the plugins after a broken one from loading.
-    """
-    from npframe.registry import RegistrationView
-
-    eps = iter_entry_points() if entry_points is None else list(entry_points)
-    allowed = _allowed()
-    pm = get_plugin_manager()
-    failures: list[PluginFailure] = []
-    for ep in eps:
-        dist, version = _dist_of(ep)
-        if (allowed is not None and _normalize(dist) != BUILTIN_DISTRIBUTION
-                and _normalize(dist) not in allowed):
-            continue
+    def run(self, source: PluginSource, staging: Staging) -> None:
+        """Import ``source``'s module, register it with pluggy, call its hook into
+        ``staging``. Any failure propagates; the plugin is then unregistered again."""
+        plugin = source.entry_point.load()
+        pm = self.plugin_manager
+        with self._lock:
+            name = f"{source.key}:{source.name}"
+            if pm.get_plugin(name) is not None or pm.is_registered(plugin):
+                msg = f"{source.value} is already registered with npframe's plugin manager"
+                raise RegistryError(msg)
+            pm.register(plugin, name=name)  # validates the hookimpls against the hookspec
+            others = [p for p in pm.get_plugins() if p is not plugin]
         try:
-            plugin = ep.load()
-            pm.register(plugin, name=f"{dist}:{ep.name}")
-            view = RegistrationView(registry, dist, version)
-            if _call_hook(pm, plugin, view) == 0:
+            own = [impl for impl in pm.hook.npframe_register.get_hookimpls()
+                   if impl.plugin is plugin]
+            if not own:
                 msg = (
-                    f"{ep.value} defines no npframe_register hook; decorate it with "
+                    f"{source.value} defines no npframe_register hook; decorate it with "
                     "@npframe.hookimpl"
                 )
                 raise LookupError(msg)
-            view._commit()
-        except Exception as exc:  # a plugin's failure must never break the others
-            text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-            failure = PluginFailure(dist, version, ep.name, f"{type(exc).__name__}: {text}")
-            failures.append(failure)
-    if warn:
-        warn_failures(failures)
-    return failures
-
-
-# -- diagnostics ------------------------------------------------------------------------
-@attrs.frozen
-class DistributionStatus:
-    """One installed plugin distribution, as the registry saw it."""
-
-    name: str
-    version: str | None
-    #: Its ``npframe`` entry points, as ``"name = module"``.
-    entry_points: tuple[str, ...]
-    #: ``"loaded"``, ``"failed"`` (an entry point failed: nothing of it registered) or
-    #: ``"skipped"`` (left out by ``NPFRAME_PLUGINS``).
-    status: str
-    components: int
-    errors: tuple[str, ...] = ()
-
-    @property
-    def provider(self) -> str:
-        return f"{self.name} {self.version}" if self.version else self.name
-
-
-def _factory_name(factory: Any) -> str:
-    module = getattr(factory, "__module__", None)
-    qualname = getattr(factory, "__qualname__", None)
-    return f"{module}.{qualname}" if module and qualname else repr(factory)
-
-
-@attrs.frozen
-class PluginReport:
-    """Everything registered, who provided it, and what failed: ``npframe plugins``' data."""
-
-    #: Every registered ``Entry``, sorted by kind then name.
-    components: tuple[Any, ...]
-    failures: tuple[PluginFailure, ...]
-    distributions: tuple[DistributionStatus, ...]
-    #: The value of ``NPFRAME_PLUGINS`` (``None`` when unset).
-    env: str | None
-
-    def by_kind(self) -> dict[str, list[Any]]:
-        """``{kind: [Entry, ...]}`` for every kind, in ``KINDS`` order, empty ones included."""
-        from npframe.registry import KINDS
-
-        out: dict[str, list[Any]] = {kind: [] for kind in KINDS}
-        for entry in self.components:
-            out.setdefault(entry.kind, []).append(entry)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for ``json.dumps``)."""
-        from npframe._version import __version__
-
-        return {
-            "npframe": __version__,
-            ENV_VAR: self.env,
-            "distributions": [attrs.asdict(d) | {"entry_points": list(d.entry_points),
-                                                  "errors": list(d.errors)}
-                              for d in self.distributions],
-            "components": {
-                kind: [{"name": e.name, "distribution": e.owner, "version": e.version,
-                        "factory": _factory_name(e.factory)} for e in entries]
-                for kind, entries in self.by_kind().items()
-            },
-            "failures": [attrs.asdict(f) | {"message": str(f)} for f in self.failures],
-        }
-
-    def __str__(self) -> str:
-        return format_report(self)
-
-
-def _is_allowed(dist: str, allowed: set[str] | None) -> bool:
-    key = _normalize(dist)
-    return allowed is None or key == BUILTIN_DISTRIBUTION or key in allowed
-
-
-def report(registry: Registry | None = None) -> PluginReport:
-    """What is registered (by kind, with distribution and version) and what failed.
-
-    Loads the plugins first if that has not happened yet. ``registry`` defaults to the
-    process-wide one that ``Network.from_spec`` uses.
-    """
-    from npframe.registry import default_registry
-
-    registry = registry or default_registry()
-    components = registry.entries()
-    failures = registry.failures()
-    explicit = getattr(registry, "_entry_points", None)
-    if explicit is not None:
-        eps = list(explicit)
-    elif getattr(registry, "_loaded_plugins", True):
-        eps = iter_entry_points()
-    else:
-        eps = []
-    allowed = _allowed()
-    counts: dict[str, int] = {}
-    for entry in components:
-        counts[_normalize(entry.owner)] = counts.get(_normalize(entry.owner), 0) + 1
-    grouped: dict[str, tuple[str, str | None, list[str]]] = {}
-    for ep in eps:
-        dist, version = _dist_of(ep)
-        key = _normalize(dist)
-        grouped.setdefault(key, (dist, version, []))[2].append(f"{ep.name} = {ep.value}")
-    distributions = []
-    for key, (dist, version, names) in grouped.items():
-        errors = tuple(str(f) for f in failures if _normalize(f.distribution) == key)
-        count = counts.get(key, 0)
-        if errors:
-            status = "failed"
-        elif not count and not _is_allowed(dist, allowed):
-            status = "skipped"
-        else:
-            status = "loaded"
-        distributions.append(DistributionStatus(dist, version, tuple(names), status, count,
-                                                errors))
-    return PluginReport(tuple(components), tuple(failures), tuple(distributions),
-                        os.environ.get(ENV_VAR))
-
-
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
-
-
-def format_report(plugin_report: PluginReport | None = None, *, kind: str | None = None,
-                  ) -> str:
-    """``report()`` as text for ``npframe plugins``: distributions, components by kind
-    (only ``kind`` when given) with provider and factory, then the failures."""
-    from npframe._version import __version__
-    from npframe.registry import _check_kind
-
-    if kind is not None:
-        _check_kind(kind)
-    rep = report() if plugin_report is None else plugin_report
-    if rep.env is None:
-        env = f"{ENV_VAR} is not set: every installed plugin loads"
-    elif not rep.env.strip():
-        env = f"{ENV_VAR} is empty: only npframe's built-ins load"
-    else:
-        env = f"{ENV_VAR}={rep.env}: only these distributions (and the built-ins) load"
-    lines = [f"npframe {__version__}", env, "", "Plugin distributions"]
-    if rep.distributions:
-        lines += _table([[d.provider, d.status, f"{d.components} components",
-                          ", ".join(d.entry_points)] for d in rep.distributions])
-    else:
-        lines.append("  (none)")
-    for section, entries in rep.by_kind().items():
-        if kind is not None and section != kind:
-            continue
-        lines += ["", f"{section} ({len(entries)})"]
-        if entries:
-            lines += _table([[e.name, e.provider, _factory_name(e.factory)] for e in entries])
-        else:
-            lines.append("  (none)")
-    lines += ["", f"Failed plugins ({len(rep.failures)})"]
-    lines += [f"  {f}" for f in rep.failures] or ["  (none)"]
-    return "\n".join(lines) + "\n"
+            caller = pm.subset_hook_caller("npframe_register", remove_plugins=others)
+            caller(registry=staging)
+        except BaseException:
+            with self._lock:
+                pm.unregister(plugin)
+            raise

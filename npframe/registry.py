@@ -1,30 +1,54 @@
-"""The string-keyed component registry: kind -> name -> factory, with its owner.
+"""The string-keyed component registry: kind -> name -> factory, with its distribution.
+
+Every component has a bare name (``relu``) and a qualified one naming the distribution
+that registered it (``npframe:relu``, ``npframe-extras:mish``). Two plugins may
+register the same bare name: both load, the qualified names tell them apart, and the
+bare name then raises a ``SpecError`` saying it is ambiguous. The built-ins' bare names
+are never ambiguous: a plugin can sit beside them, under its qualified name, but never
+shadow them.
+
+Plugins load lazily and in two stages: the built-ins on first use, third-party plugins
+only when something outside the built-ins is asked for (or everything is listed). A
+spec or model file that uses only built-in components therefore imports no
+third-party code.
 
 Module-level functions (``names``, ``get``, ``create``, ``register``, ``entries``,
-``failures``) act on the process-wide default registry, which loads the installed
-plugins once, lazily, on first use. ``Registry`` instances are independent and are
-what tests use to get a clean slate.
+``failures``) act on the process-wide default registry. ``Registry`` instances are
+independent and are what tests use to get a clean slate.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from npframe._names import listing, unknown
-from npframe.errors import RegistryError, SpecError, UnknownComponentError
-from npframe.interfaces import Activation, Initializer, Loss, Metric, Optimizer, Schedule
+from npframe.errors import PluginWarning, RegistryError, SpecError, UnknownComponentError
+from npframe.kinds import KINDS, check_factory, check_kind, check_name
+from npframe.plugins import (
+    BUILTIN_DISTRIBUTION,
+    PluginFailure,
+    PluginHost,
+    PluginSource,
+    Selection,
+    Staging,
+    discover,
+    normalize,
+    user_stacklevel,
+    warn_failures,
+)
+from npframe.signature import check_parameters
 
 __all__ = [
     "KINDS",
     "Entry",
-    "RegistrationView",
     "Registry",
+    "check_parameters",
     "create",
     "default_registry",
     "entries",
@@ -32,19 +56,8 @@ __all__ = [
     "get",
     "names",
     "register",
+    "split_reference",
 ]
-
-#: Every kind of component, with the base class its objects must be instances of
-#: (``None``: any callable; a dataset factory returns an ``npframe.Dataset``).
-KINDS: dict[str, type | None] = {
-    "activation": Activation,
-    "loss": Loss,
-    "initializer": Initializer,
-    "optimizer": Optimizer,
-    "metric": Metric,
-    "schedule": Schedule,
-    "dataset": None,
-}
 
 
 @attrs.frozen
@@ -58,43 +71,27 @@ class Entry:
     #: ``"module <name>"`` for an in-process ``register`` call.
     owner: str
     version: str | None = None
+    #: What qualifies the name: the normalized distribution, or the registering module.
+    qualifier: str = ""
+    #: The distribution's name for plugins (``None`` for in-process registrations).
+    distribution: str | None = None
 
     @property
     def provider(self) -> str:
         """``"npframe-fancy 0.3"``: the owner with its version when known."""
         return f"{self.owner} {self.version}" if self.version else self.owner
 
+    @property
+    def qualified_name(self) -> str:
+        """``"npframe-fancy:swish"``: unique in the registry."""
+        return f"{self.qualifier}:{self.name}"
 
-def _check_kind(kind: str) -> None:
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise RegistryError(unknown("component kind", kind, KINDS, "known kinds"))
-
-
-def _check_factory(kind: str, name: str, factory: Any) -> None:
-    if not isinstance(name, str) or not name:
-        msg = f"{kind} names must be non-empty strings (got {name!r})"
-        raise RegistryError(msg)
-    if not callable(factory):
-        msg = f"{kind} {name!r}: the registered object must be a class or factory (got {factory!r})"
-        raise RegistryError(msg)
-    base = KINDS[kind]
-    if base is not None and isinstance(factory, type) and not issubclass(factory, base):
-        msg = (
-            f"{kind} {name!r}: {factory.__module__}.{factory.__qualname__} must subclass "
-            f"npframe.{base.__name__}"
-        )
-        raise RegistryError(msg)
-    if isinstance(factory, type) and inspect.isabstract(factory):
-        # caught here, at registration, rather than in the middle of someone's spec
-        missing = ", ".join(sorted(factory.__abstractmethods__))
-        msg = (
-            f"{kind} {name!r}: {factory.__module__}.{factory.__qualname__} does not "
-            f"implement {missing}"
-        )
-        raise RegistryError(msg)
+    @property
+    def builtin(self) -> bool:
+        return self.qualifier == BUILTIN_DISTRIBUTION
 
 
-def _split_reference(ref: Any, kind: str, path: str) -> tuple[str, dict[str, Any]]:
+def split_reference(ref: Any, kind: str, path: str) -> tuple[str, dict[str, Any]]:
     """``"relu"`` or ``{"name": "relu", **params}`` -> ``(name, params)``."""
     if isinstance(ref, str):
         return ref, {}
@@ -119,183 +116,270 @@ def _split_reference(ref: Any, kind: str, path: str) -> tuple[str, dict[str, Any
     raise SpecError(msg, path)
 
 
-#: attrs' comparison validators say ``'lr' must be > 0.0: -1.0``; npframe says ``(got -1.0)``.
-_ATTRS_COMPARISON = re.compile(r"^('[^']+' must be (?:<|<=|>|>=|==|!=) [^:]+): (.+)$", re.DOTALL)
-
-
-def _got_style(detail: str) -> str:
-    return _ATTRS_COMPARISON.sub(r"\1 (got \2)", detail)
-
-
-def check_parameters(factory: Callable[..., Any], name: str, params: Mapping[str, Any],
-                     path: str) -> None:
-    """Raise ``SpecError`` unless ``factory(**params)`` binds; never calls the factory."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # builtins without a signature: let the call decide
-        return
-    accepted = [
-        p.name for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if not takes_any:
-        for key in params:
-            if key in accepted:
-                continue
-            if not accepted:
-                msg = f"unknown parameter {key!r} for {name!r}, which takes no parameters"
-            else:
-                msg = unknown("parameter", key, accepted, "accepted").replace(
-                    f"parameter {key!r}", f"parameter {key!r} for {name!r}", 1)
-            raise SpecError(msg, path)
-    try:
-        signature.bind(**params)
-    except TypeError as exc:
-        msg = f"cannot configure {name!r}: {exc}"
-        raise SpecError(msg, path) from None
-
-
-class RegistrationView:
-    """What a plugin's ``npframe_register`` hook receives: a staging area.
-
-    Registrations are collected here and committed to the registry together when the
-    hook returns successfully, so a plugin is never half-registered. Lookups see the
-    registry as it stands plus what this plugin staged so far.
-    """
-
-    def __init__(self, registry: Registry, owner: str, version: str | None = None) -> None:
-        self._registry = registry
-        self._owner = owner
-        self._version = version
-        self._staged: dict[tuple[str, str], Entry] = {}
-
-    def register(self, kind: str, name: str, factory: Callable[..., Any]) -> None:
-        """Stage ``factory`` under ``kind``/``name``; a taken name is a ``RegistryError``."""
-        _check_kind(kind)
-        _check_factory(kind, name, factory)
-        entry = Entry(kind, name, factory, self._owner, self._version)
-        taken = self._staged.get((kind, name)) or self._registry._lookup(kind, name)
-        if taken is not None:
-            raise RegistryError(_clash_message(kind, name, taken.provider, entry.provider))
-        self._staged[(kind, name)] = entry
-
-    def names(self, kind: str) -> list[str]:
-        """Registered plus staged names of ``kind``, sorted."""
-        staged = {name for (k, name) in self._staged if k == kind}
-        return sorted(set(self._registry.names(kind)) | staged)
-
-    def get(self, kind: str, name: str) -> Callable[..., Any]:
-        """A staged or registered factory."""
-        entry = self._staged.get((kind, name))
-        return entry.factory if entry else self._registry.get(kind, name)
-
-    def _commit(self) -> list[Entry]:
-        """Publish everything staged, re-checking for clashes; all or nothing."""
-        return self._registry._commit(list(self._staged.values()))
-
-
 def _clash_message(kind: str, name: str, first: str, second: str) -> str:
     return f"{kind} {name!r} is already registered by {first}; {second} tried to register it again"
+
+
+class _Stage:
+    """Which plugins have been loaded: none, the built-ins, or all of them."""
+
+    NONE, BUILTINS, ALL = 0, 1, 2
 
 
 class Registry:
     """Components by kind and name, each remembered with the distribution that gave it.
 
-    With ``load_plugins=True`` the first access loads every installed ``npframe``
-    entry point (see ``npframe.plugins``), exactly once, even under concurrent
-    access: other threads wait for the load to finish and never see half of it.
+    With ``load_plugins=True`` the installed ``npframe`` entry points load lazily, each
+    at most once, even under concurrent access: other threads wait for a load to finish
+    and never see half of it. ``entry_points`` replaces discovery with an explicit list
+    (tests). The registry keeps one ``PluginHost`` (one pluggy plugin manager) for its
+    life.
     """
 
-    def __init__(
-        self,
-        *,
-        load_plugins: bool = True,
-        entry_points: Iterable[Any] | None = None,
-    ) -> None:
+    def __init__(self, *, load_plugins: bool = True,
+                 entry_points: Iterable[Any] | None = None) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._lock = threading.RLock()
-        self._loaded = not load_plugins
-        self._loaded_plugins = load_plugins
-        self._loading = False
-        self._entry_points = None if entry_points is None else list(entry_points)
-        self._failures: list[Any] = []
+        self._loaded_stage = _Stage.NONE if load_plugins else _Stage.ALL
+        self._load_plugins = load_plugins
+        self._sources: list[PluginSource] | None = (
+            None if entry_points is None else [PluginSource.of(ep) for ep in entry_points])
+        self._failures: list[PluginFailure] = []
+        self._skipped: list[PluginSource] = []
+        self._host = PluginHost()
+        self._loader: int | None = None  # ident of the thread loading plugins
+        self._born_during_load: set[int] = set()
+        self._load_done = threading.Condition(self._lock)
 
     # -- plugin loading ---------------------------------------------------------------
-    def _ensure_loaded(self) -> None:
-        if self._loaded:
-            return
+    @property
+    def plugin_manager(self) -> Any:
+        """The pluggy ``PluginManager`` every plugin of this registry is registered with."""
+        return self._host.plugin_manager
+
+    def sources(self) -> list[PluginSource]:
+        """The plugin entry points this registry loads from (discovered once)."""
         with self._lock:
-            if self._loaded or self._loading:
-                return  # loaded meanwhile, or re-entered from a plugin's hook
-            self._loading = True
-            try:
-                from npframe.plugins import load_plugins
+            if self._sources is None:
+                self._sources = discover() if self._load_plugins else []
+            return list(self._sources)
 
-                self._failures = load_plugins(self, self._entry_points, warn=False)
-            finally:
-                self._loading = False
-                self._loaded = True
-        # Warn only once everything is in place and the lock is released: under
-        # ``-W error`` a warning is an exception, and it must not cut loading short.
-        from npframe.plugins import warn_failures
+    def _ensure(self, stage: int) -> None:
+        if self._loaded_stage >= stage:
+            return
+        me = threading.get_ident()
+        with self._lock:
+            while self._loader is not None and self._loader != me:
+                if me not in self._born_during_load:
+                    self._load_done.wait()
+                    continue
+                msg = (
+                    "the npframe registry was used from a thread started while plugins "
+                    "were loading; a plugin's npframe_register hook must not wait for "
+                    "threads that use the registry (it would deadlock)"
+                )
+                raise RegistryError(msg)
+            if self._loaded_stage >= stage:
+                return
+            if self._loader == me:
+                msg = (
+                    "plugins are being loaded already: a plugin's npframe_register hook "
+                    "asked the registry to load plugins again; register through the "
+                    "'registry' argument the hook receives instead"
+                )
+                raise RegistryError(msg)
+            self._loader = me
+            self._born_during_load = set()
+        new_failures: list[PluginFailure] = []
+        try:
+            new_failures = self._load_up_to(stage)
+        finally:
+            with self._lock:
+                self._loader = None
+                self._load_done.notify_all()
+        # Warn once everything is in place: under -W error (or strict mode) a warning
+        # is an exception, and it must not cut loading short.
+        warn_failures(new_failures)
 
-        warn_failures(self._failures)
+    def _load_up_to(self, stage: int) -> list[PluginFailure]:
+        sources = self.sources()
+        selection = Selection.from_env()
+        new: list[PluginFailure] = []
+        first = self._loaded_stage + 1
+        for current in range(first, stage + 1):
+            wanted = [s for s in sources if s.builtin == (current == _Stage.BUILTINS)]
+            for source in wanted:
+                if not selection.allows(source):
+                    self._skipped.append(source)
+                    continue
+                failure = self._load_one(source)
+                if failure is not None:
+                    new.append(failure)
+                    with self._lock:
+                        self._failures.append(failure)
+            with self._lock:
+                self._loaded_stage = current
+        if stage == _Stage.ALL and first <= _Stage.ALL and selection.raw is not None:
+            for name in selection.unmatched(sources):
+                msg = (
+                    f"NPFRAME_PLUGINS names {name!r}, which matches no installed plugin "
+                    f"distribution (installed: {listing(s.distribution for s in sources)})"
+                )
+                warnings.warn(PluginWarning(msg), stacklevel=user_stacklevel() + 1)
+        return new
 
-    def failures(self) -> list[Any]:
-        """The ``PluginFailure`` of every plugin that failed to load."""
-        self._ensure_loaded()
+    def _load_one(self, source: PluginSource) -> PluginFailure | None:
+        threads_before = {t.ident for t in threading.enumerate()}
+        staging = Staging(source.provider, self._peek, self._committed_names)
+        try:
+            self._host.run(source, staging)
+            self._commit_plugin(source, staging)
+        except KeyboardInterrupt:
+            raise  # the user's Ctrl-C: nothing of this plugin was committed
+        except BaseException as exc:  # a plugin's failure (even SystemExit) never breaks others
+            return PluginFailure.of(source, exc, list(staging.staged))
+        finally:
+            self._born_during_load |= {t.ident for t in threading.enumerate()
+                                       if t.ident is not None} - threads_before
+        return None
+
+    def _commit_plugin(self, source: PluginSource, staging: Staging) -> None:
+        new = [Entry(r.kind, r.name, r.factory, source.distribution, source.version, source.key,
+                     source.distribution) for r in staging.staged.values()]
+        with self._lock:
+            for entry in new:
+                taken = self._entries[entry.kind].get(entry.qualified_name)
+                if taken is not None:
+                    raise RegistryError(_clash_message(entry.kind, entry.name, taken.provider,
+                                                       entry.provider))
+            for entry in new:
+                self._entries[entry.kind][entry.qualified_name] = entry
+
+    def load_plugins(self) -> list[PluginFailure]:
+        """Load every installed plugin now (normally lazy); return all failures so far."""
+        self._ensure(_Stage.ALL)
         return list(self._failures)
 
+    def failures(self) -> list[PluginFailure]:
+        """The ``PluginFailure`` of every plugin that failed to load."""
+        return self.load_plugins()
+
+    def skipped(self) -> list[PluginSource]:
+        """Plugin entry points left out by ``NPFRAME_PLUGINS``."""
+        self._ensure(_Stage.ALL)
+        return list(self._skipped)
+
     # -- lookups ----------------------------------------------------------------------
-    def _lookup(self, kind: str, name: str) -> Entry | None:
-        return self._entries[kind].get(name)
+    def _peek(self, kind: str, name: str) -> Callable[..., Any]:
+        """A factory by name from what is committed, without loading (for plugins' hooks)."""
+        entry = self._find(kind, name)
+        if entry is None:
+            raise UnknownComponentError(unknown(kind, name, self._committed_names(kind)))
+        return entry.factory
+
+    def _committed_names(self, kind: str) -> list[str]:
+        with self._lock:
+            return sorted({e.name for e in self._entries[kind].values()})
+
+    def _find(self, kind: str, name: str) -> Entry | None:
+        """The entry ``name`` (bare or qualified) means now; ``SpecError`` if ambiguous."""
+        with self._lock:
+            table = self._entries[kind]
+            if ":" in name:
+                qualifier, _, bare = name.partition(":")
+                return table.get(f"{normalize(qualifier)}:{bare}") or table.get(name)
+            matches = [e for e in table.values() if e.name == name]
+        if len(matches) <= 1:
+            return matches[0] if matches else None
+        for entry in matches:
+            if entry.builtin:
+                return entry
+        choices = ", ".join(sorted(repr(e.qualified_name) for e in matches))
+        msg = (
+            f"{kind} {name!r} is ambiguous: {len(matches)} installed distributions register "
+            f"it; name one of {choices}"
+        )
+        raise SpecError(msg)
 
     def names(self, kind: str) -> list[str]:
-        """Sorted names registered for ``kind``."""
-        _check_kind(kind)
-        self._ensure_loaded()
+        """Sorted bare names registered for ``kind`` (each once)."""
+        check_kind(kind)
+        self._ensure(_Stage.ALL)
+        return self._committed_names(kind)
+
+    def qualified_names(self, kind: str) -> list[str]:
+        """Sorted qualified names (``distribution:name``) registered for ``kind``."""
+        check_kind(kind)
+        self._ensure(_Stage.ALL)
         with self._lock:
             return sorted(self._entries[kind])
 
     def entry(self, kind: str, name: str) -> Entry:
-        """The ``Entry`` (factory and owner) for ``kind``/``name``."""
-        _check_kind(kind)
-        self._ensure_loaded()
-        with self._lock:
-            found = self._entries[kind].get(name)
-            known = list(self._entries[kind])
-        if found is None:
-            if not isinstance(name, str):
-                msg = f"{kind} names are strings (got {type(name).__name__} {name!r})"
-                raise UnknownComponentError(msg)
-            msg = unknown(kind, name, known)
-            if not self._has_builtins():
-                msg += (
-                    " (npframe's built-in components are not registered: the 'npframe' "
-                    "entry points are missing, which happens when npframe is imported from "
-                    "a source tree that was never installed; run `pip install -e .`)"
-                )
+        """The ``Entry`` (factory and owner) for ``kind``/``name``, bare or qualified."""
+        check_kind(kind)
+        if not isinstance(name, str):
+            msg = f"{kind} names are strings (got {type(name).__name__} {name!r})"
             raise UnknownComponentError(msg)
+        self._ensure(_Stage.BUILTINS)
+        found = self._find(kind, name)
+        if found is None or (not found.builtin and self._loaded_stage < _Stage.ALL):
+            # not a built-in: it can only come from a third-party plugin (or be ambiguous
+            # with one), so those load now
+            self._ensure(_Stage.ALL)
+            found = self._find(kind, name)
+        if found is None:
+            raise UnknownComponentError(self._unknown_message(kind, name))
         return found
 
+    def _unknown_message(self, kind: str, name: str) -> str:
+        bare = name.partition(":")[2] if ":" in name else name
+        with self._lock:
+            known = sorted({e.name for e in self._entries[kind].values()})
+            qualifiers = sorted({e.qualifier for t in self._entries.values() for e in t.values()})
+        if ":" in name:
+            qualifier = normalize(name.partition(":")[0])
+            if qualifier not in qualifiers:
+                msg = (
+                    f"unknown {kind} {name!r}: no installed distribution {qualifier!r} "
+                    f"registers components (pip install {qualifier}?); distributions: "
+                    f"{listing(qualifiers)}"
+                )
+            else:
+                msg = unknown(kind, bare, known) + f" (distribution {qualifier!r} has no {kind} "
+                msg += f"{bare!r})"
+        else:
+            msg = unknown(kind, name, known)
+        offered = [f for f in self._failures if (kind, bare) in f.offered]
+        if offered:
+            failed = "; ".join(str(f) for f in offered)
+            msg += f". A plugin that failed to load offered {kind} {bare!r}: {failed}"
+        if not self._has_builtins():
+            msg += (
+                " (npframe's built-in components are not registered: the 'npframe' "
+                "entry points are missing, which happens when npframe is imported from "
+                "a source tree that was never installed; run `pip install -e .`)"
+            )
+        return msg
+
     def _has_builtins(self) -> bool:
-        if self._entry_points is not None or not self._loaded_plugins:
-            return True  # an explicit plugin list, or no plugin loading: nothing to hint
-        return any(e.owner == "npframe" for kind in self._entries.values() for e in kind.values())
+        if self._sources is not None and not any(s.builtin for s in self._sources):
+            return True  # an explicit plugin list without the built-ins: nothing to hint
+        if not self._load_plugins:
+            return True
+        with self._lock:
+            return any(e.builtin for table in self._entries.values() for e in table.values())
 
     def get(self, kind: str, name: str) -> Callable[..., Any]:
         """The class or factory registered for ``kind``/``name``."""
         return self.entry(kind, name).factory
 
     def entries(self, kind: str | None = None) -> list[Entry]:
-        """Every entry (of one kind, or all), sorted by kind then name."""
-        kinds = list(KINDS) if kind is None else [kind]
-        for k in kinds:
-            _check_kind(k)
-        self._ensure_loaded()
+        """Every entry (of one kind, or all), sorted by kind, name, then qualified name."""
+        kinds = list(KINDS) if kind is None else [check_kind(kind)]
+        self._ensure(_Stage.ALL)
         with self._lock:
-            return [self._entries[k][n] for k in kinds for n in sorted(self._entries[k])]
+            return [e for k in kinds for e in sorted(
+                self._entries[k].values(), key=lambda e: (e.name, e.qualified_name))]
 
     def create(self, kind: str, ref: Any, *, path: str | None = None) -> Any:
         """Build a component from ``"name"`` or ``{"name": ..., **params}``.
@@ -305,21 +389,21 @@ class Registry:
         (the kind when not given).
         """
         path = kind if path is None else path
-        _check_kind(kind)
-        name, params = _split_reference(ref, kind, path)
+        check_kind(kind)
+        name, params = split_reference(ref, kind, path)
+        return self.build(kind, name, params, path=path)
+
+    def build(self, kind: str, name: str, params: Mapping[str, Any], *, path: str) -> Any:
+        """``create`` with the name and parameters already apart."""
         try:
             factory = self.get(kind, name)
-        except UnknownComponentError as exc:
-            raise UnknownComponentError(str(exc), path) from None
+        except SpecError as exc:
+            raise type(exc)(exc.reason, path) from None
         check_parameters(factory, name, params, path)
         try:
             component = factory(**params)
         except (TypeError, ValueError, ArithmeticError) as exc:
-            # converters and validators (attrs' or hand-written) report bad values so;
-            # attrs puts its message first and the attribute, bounds, value after it
-            detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-            msg = f"invalid parameters for {kind} {name!r}: {_got_style(detail)}"
-            raise SpecError(msg, path) from None
+            raise _invalid(exc, kind, name, path, params) from None
         base = KINDS[kind]
         if base is not None and not isinstance(component, base):
             msg = (
@@ -333,30 +417,71 @@ class Registry:
     def register(
         self, kind: str, name: str, factory: Callable[..., Any], *, owner: str | None = None
     ) -> None:
-        """Register in-process; ``owner`` defaults to ``"module <factory's module>"``."""
-        _check_kind(kind)
-        _check_factory(kind, name, factory)
-        self._ensure_loaded()
-        owner = owner or f"module {getattr(factory, '__module__', '?')}"
-        self._commit([Entry(kind, name, factory, owner)])
+        """Register in-process; ``owner`` defaults to ``"module <factory's module>"``.
+
+        The bare name must be free: unlike plugins (which sit beside each other under
+        qualified names), an in-process registration that clashes is an error naming
+        both owners.
+        """
+        check_kind(kind)
+        check_name(kind, name)
+        check_factory(kind, name, factory)
+        self._ensure(_Stage.BUILTINS)
+        module = getattr(factory, "__module__", None) or "__main__"
+        entry = Entry(kind, name, factory, owner or f"module {module}", None,
+                      normalize(owner) if owner else module)
+        with self._lock:
+            taken = [e for e in self._entries[kind].values() if e.name == name]
+            if taken:
+                raise RegistryError(_clash_message(kind, name, taken[0].provider,
+                                                   entry.provider))
+            self._entries[kind][entry.qualified_name] = entry
 
     def unregister(self, kind: str, name: str) -> None:
         """Remove a registration (for tests and interactive sessions)."""
-        self.entry(kind, name)
+        entry = self.entry(kind, name)
         with self._lock:
-            del self._entries[kind][name]
+            del self._entries[kind][entry.qualified_name]
 
-    def _commit(self, new: list[Entry]) -> list[Entry]:
-        with self._lock:
-            for entry in new:
-                taken = self._entries[entry.kind].get(entry.name)
-                if taken is not None:
-                    raise RegistryError(
-                        _clash_message(entry.kind, entry.name, taken.provider, entry.provider)
-                    )
-            for entry in new:
-                self._entries[entry.kind][entry.name] = entry
-        return new
+
+def _invalid(exc: BaseException, kind: str, name: str, path: str,
+             params: Mapping[str, Any]) -> SpecError:
+    """A factory's refusal as a ``SpecError``, at the parameter's own path when known.
+
+    attrs' validators (and npframe's own, which follow them) put the ``Attribute`` in
+    the exception's arguments: ``'learning_rate' must be >= 0.0: -1.0`` becomes
+    ``optimizer.learning_rate: must be >= 0.0 (got -1.0)``.
+    """
+    detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    attribute = next((a for a in exc.args[1:] if isinstance(a, attrs.Attribute)), None)
+    expected = exc.args[2] if len(exc.args) == 4 else None
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    if attribute is not None and all(isinstance(t, type) for t in expected):
+        # attrs' instance_of: (message, attribute, expected type(s), value)
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in expected)
+        detail = f"must be {names} (got {exc.args[3]!r})"
+    if attribute is not None:
+        detail = detail.removeprefix(f"'{attribute.name}' ")
+        return SpecError(_got_style(detail), f"{path}.{attribute.alias or attribute.name}")
+    named = _NAMED.match(detail)  # attrs' comparison validators name the field in the text
+    if named and named.group(1) in params:
+        return SpecError(_got_style(named.group(2)), f"{path}.{named.group(1)}")
+    return SpecError(f"invalid parameters for {kind} {name!r}: {_got_style(detail)}", path)
+
+
+_NAMED = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)' (must .*)$", re.DOTALL)
+
+
+_TYPE_NAMES = {int: "an int", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _got_style(detail: str) -> str:
+    """attrs says ``must be > 0.0: -1.0``; npframe says ``must be > 0.0 (got -1.0)``."""
+    return _ATTRS_COMPARISON.sub(r"\1 (got \2)", detail)
+
+
+_ATTRS_COMPARISON = re.compile(r"^((?:'[^']+' )?must be (?:<|<=|>|>=|==|!=) [^:]+): (.+)$",
+                               re.DOTALL)
 
 
 _default: Registry | None = None
@@ -399,6 +524,6 @@ def entries(kind: str | None = None) -> list[Entry]:
     return default_registry().entries(kind)
 
 
-def failures() -> list[Any]:
+def failures() -> list[PluginFailure]:
     """Every plugin that failed to load, with its error."""
     return default_registry().failures()

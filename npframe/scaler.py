@@ -1,46 +1,68 @@
-"""Per-column standardization, fitted on training data and saved with the model."""
+"""Per-column standardization, fitted on training data and saved with the model.
+
+Inputs, targets or both (the spec's ``standardize``); whichever part is absent is the
+identity. Statistics are the population mean and standard deviation, as the tutorial
+computes them; a constant column gets a standard deviation of 1 so it stays constant.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from attrs import cmp_using, define, field
 
-__all__ = ["Standardizer"]
+__all__ = ["Standardizer", "column_stats"]
+
+_arrays_equal = cmp_using(eq=np.array_equal)
+_KEYS = ("x_mean", "x_std", "y_mean", "y_std")
 
 
-def _stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def column_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of each column, in ``a``'s dtype."""
     mean = a.mean(axis=0)
-    std = a.std(axis=0)  # population std, as the tutorial
+    std = a.std(axis=0)
     std[std == 0] = 1  # a constant column stays constant instead of dividing by zero
     return mean, std
 
 
-_arrays_equal = cmp_using(eq=np.array_equal)
-
-
 @define
 class Standardizer:
-    """``(x - mean) / std`` per column for inputs and targets; targets inverted on predict."""
+    """``(x - mean) / std`` per column for inputs and/or targets; targets inverted on predict."""
 
-    x_mean: np.ndarray = field(eq=_arrays_equal)
-    x_std: np.ndarray = field(eq=_arrays_equal)
-    y_mean: np.ndarray = field(eq=_arrays_equal)
-    y_std: np.ndarray = field(eq=_arrays_equal)
+    x_mean: np.ndarray | None = field(default=None, eq=_arrays_equal)
+    x_std: np.ndarray | None = field(default=None, eq=_arrays_equal)
+    y_mean: np.ndarray | None = field(default=None, eq=_arrays_equal)
+    y_std: np.ndarray | None = field(default=None, eq=_arrays_equal)
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray) -> Standardizer:
-        """Statistics of ``X (n, in)`` and ``y (n, out)``, in their dtype."""
-        return cls(*_stats(X), *_stats(y))
+    def fit(cls, X: np.ndarray | None, y: np.ndarray | None) -> Standardizer:
+        """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled)."""
+        x_mean, x_std = column_stats(X) if X is not None else (None, None)
+        y_mean, y_std = column_stats(y) if y is not None else (None, None)
+        return cls(x_mean, x_std, y_mean, y_std)
+
+    @property
+    def scales_inputs(self) -> bool:
+        return self.x_mean is not None
+
+    @property
+    def scales_targets(self) -> bool:
+        return self.y_mean is not None
 
     def transform_x(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.x_mean) / self.x_std
+        return X if self.x_mean is None else (X - self.x_mean) / self.x_std
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
-        return (y - self.y_mean) / self.y_std
+        return y if self.y_mean is None else (y - self.y_mean) / self.y_std
 
     def inverse_y(self, y: np.ndarray) -> np.ndarray:
-        return y * self.y_std + self.y_mean
+        return y if self.y_mean is None else y * self.y_std + self.y_mean
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"x_mean": self.x_mean, "x_std": self.x_std,
-                "y_mean": self.y_mean, "y_std": self.y_std}
+        """The statistics that exist, by name (``x_mean``, ``x_std``, ``y_mean``, ``y_std``)."""
+        return {k: getattr(self, k) for k in _KEYS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, np.ndarray]) -> Standardizer:
+        return cls(**{k: state.get(k) for k in _KEYS})

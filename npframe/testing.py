@@ -36,7 +36,16 @@ import attrs
 import numpy as np
 
 from npframe.dataset import Dataset
-from npframe.interfaces import Activation, Initializer, Loss, Metric, Optimizer, Schedule
+from npframe.interfaces import (
+    Activation,
+    Initializer,
+    Layer,
+    LayerContext,
+    Loss,
+    Metric,
+    Optimizer,
+    Schedule,
+)
 
 try:  # the checks work without pytest; only the fixtures need it
     import pytest
@@ -52,6 +61,7 @@ __all__ = [
     "check_component",
     "check_dataset",
     "check_initializer",
+    "check_layer",
     "check_loss",
     "check_metric",
     "check_optimizer",
@@ -405,6 +415,186 @@ def _activation_pass(act: Activation, label: str, z: np.ndarray, grad_a: np.ndar
     grad_z = _call(f"{label}.backward on {what}", act.backward, z, a, grad_a)
     _unchanged(f"{label}.backward on {what}", ["z", "a", "grad_a"], [z0, a0, g0], [z, a, grad_a])
     _array(f"{label}.backward on {what}", grad_z, z.shape, z.dtype)
+
+
+# -- layers -----------------------------------------------------------------------------
+class _ScaledNormal(Initializer):
+    """``N(0, 1/fan_in)``: the network initializer ``check_layer`` hands a layer."""
+
+    def __call__(self, shape, rng):
+        return rng.standard_normal(shape) * math.sqrt(1.0 / shape[0])
+
+
+def _layer_state(layer: Layer, label: str) -> dict[str, np.ndarray]:
+    state = _call(f"{label}.state_dict", layer.state_dict)
+    if not isinstance(state, Mapping):
+        raise AssertionError(f"{label}.state_dict() returned {type(state).__name__}, not a dict")
+    out = {}
+    for key, value in state.items():
+        array = np.asarray(value)
+        if not isinstance(key, str) or array.dtype.kind not in "biuf":
+            msg = (f"{label}.state_dict() must map names to plain numeric arrays (got "
+                   f"{key!r}: {array.dtype})")
+            raise AssertionError(msg)
+        out[key] = array.copy()
+    return out
+
+
+def _layer_params(layer: Layer, label: str, n_in: int, dtype: Any,
+                  seed: int) -> dict[str, np.ndarray]:
+    shapes = _call(f"{label}.parameter_shapes", layer.parameter_shapes, n_in)
+    params = {}
+    for name, shape in dict(shapes).items():
+        if not isinstance(name, str) or not all(isinstance(d, int) and d > 0 for d in shape):
+            msg = f"{label}.parameter_shapes({n_in}) gave {name!r}: {shape!r}; want positive ints"
+            raise AssertionError(msg)
+        params[name] = np.zeros(tuple(shape), dtype)
+    _call(f"{label}.initialize", layer.initialize, params, np.random.default_rng(seed),
+          _ScaledNormal())
+    for name, value in params.items():
+        _finite(f"{label}.initialize: parameter {name!r}", value)
+    return params
+
+
+def check_layer(layer: Layer, *, input_size: int = 5, batch: int = 6, seed: int = _SEED,
+                rtol: float = RTOL, atol: float = ATOL) -> None:
+    """Check a layer instance; ``None`` if it conforms, else ``AssertionError``.
+
+    Checks: ``output_size`` and ``parameter_shapes`` are consistent; ``initialize``
+    draws only from its generator (two equal seeds, equal parameters); ``forward`` in
+    training and in inference keeps shape and dtype (float32 and float64), stays finite
+    and mutates neither its input nor its parameters, and inference is deterministic;
+    the input gradient and every parameter gradient of ``backward`` match central
+    finite differences in float64 (training mode, with the same noise each time);
+    ``bind`` (the training loop's path) gives exactly the results of ``forward`` and
+    ``backward``, in samples x features and features x samples layouts; the state
+    dict survives ``load_state_dict`` and holds plain arrays.
+    """
+    _check_instance(layer, Layer, "a layer")
+    label = _name(layer)
+    n_out = _call(f"{label}.output_size", layer.output_size, input_size)
+    if isinstance(n_out, bool) or not isinstance(n_out, int) or n_out < 1:
+        raise AssertionError(f"{label}.output_size({input_size}) returned {n_out!r}; want int >= 1")
+    rng = np.random.default_rng(seed)
+    with _no_global_randomness(label):
+        first = _layer_params(layer, label, input_size, np.float64, seed)
+        again = _layer_params(layer, label, input_size, np.float64, seed)
+        for name in first:
+            if first[name].tobytes() != again[name].tobytes():
+                msg = (f"{label}.initialize is not deterministic for parameter {name!r}: draw "
+                       "only from the rng argument")
+                raise AssertionError(msg)
+        for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+            params = _layer_params(layer, label, input_size, dtype, seed)
+            x = rng.normal(size=(batch, input_size)).astype(dtype)
+            _layer_pass(layer, label, x, params, n_out, seed)
+        params = _layer_params(layer, label, input_size, np.float64, seed)
+        _layer_gradients(layer, label, params, rng.normal(size=(batch, input_size)),
+                         rng.normal(size=(batch, n_out)), seed, rtol, atol)
+        for order in ("C", "F"):
+            _layer_bind(layer, label, params, rng.normal(size=(batch, input_size)),
+                        rng.normal(size=(batch, n_out)), order, seed)
+        state = _layer_state(layer, label)
+        _call(f"{label}.load_state_dict", layer.load_state_dict,
+              {k: v.copy() for k, v in state.items()})
+        after = _layer_state(layer, label)
+        if state.keys() != after.keys() or any(state[k].tobytes() != after[k].tobytes()
+                                               for k in state):
+            raise AssertionError(f"{label}: load_state_dict(state_dict()) changed the state")
+
+
+def _layer_pass(layer: Layer, label: str, x: np.ndarray, params: dict[str, np.ndarray],
+                n_out: int, seed: int) -> None:
+    saved_x, saved_p = x.copy(), {k: v.copy() for k, v in params.items()}
+    what = f"{x.dtype} x of shape {x.shape}"
+    for training in (True, False):
+        where = f"{label}.forward(training={training}) on {what}"
+        result = _call(where, lambda t=training: layer.forward(
+            x, params, training=t, rng=np.random.default_rng(seed)))
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise AssertionError(f"{where} must return (y, cache), got {type(result).__name__}")
+        y, cache = result
+        _array(where, y, (x.shape[0], n_out), x.dtype)
+        _unchanged(where, ["x", *params], [saved_x, *saved_p.values()], [x, *params.values()])
+        if training:
+            grads = {k: np.zeros_like(v) for k, v in params.items()}
+            where = f"{label}.backward on {what}"
+            grad_y = np.ones_like(y)
+            grad_x = _call(where, layer.backward, grad_y, cache, params, grads)
+            _array(where, grad_x, x.shape, x.dtype)
+            for name, g in grads.items():
+                _array(f"{where}: gradient of {name!r}", g, params[name].shape, x.dtype)
+    inference = [layer.forward(x, params, training=False)[0].copy() for _ in range(2)]
+    if inference[0].tobytes() != inference[1].tobytes():
+        raise AssertionError(f"{label}: inference (training=False) is not deterministic")
+
+
+def _layer_gradients(layer: Layer, label: str, params: dict[str, np.ndarray], x: np.ndarray,
+                     grad_y: np.ndarray, seed: int, rtol: float, atol: float) -> None:
+    state = _layer_state(layer, label)
+
+    def output(x_: np.ndarray, params_: dict[str, np.ndarray]) -> np.ndarray:
+        y, _ = layer.forward(x_, params_, training=True, rng=np.random.default_rng(seed))
+        layer.load_state_dict({k: v.copy() for k, v in state.items()})
+        return y
+
+    _, cache = layer.forward(x.copy(), params, training=True, rng=np.random.default_rng(seed))
+    layer.load_state_dict({k: v.copy() for k, v in state.items()})
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    grad_x = layer.backward(grad_y.copy(), cache, params, grads)
+
+    def objective_x(x_: np.ndarray) -> float:
+        return float(np.vdot(grad_y, output(x_, params)))
+
+    f0, numeric, kink = _call(f"{label}.forward", _numeric_gradient, objective_x, x, EPS)
+    _compare_gradient(f"{label}: backward's input gradient", grad_x, numeric, kink, f0,
+                      rtol, atol, lambda i: "")
+    for name in params:
+        def objective_p(p_: np.ndarray, name: str = name) -> float:
+            return float(np.vdot(grad_y, output(x, {**params, name: p_})))
+
+        f0, numeric, kink = _call(f"{label}.forward", _numeric_gradient, objective_p,
+                                  params[name], EPS)
+        _compare_gradient(f"{label}: backward's gradient of {name!r}", grads[name], numeric,
+                          kink, f0, rtol, atol, lambda i: "")
+
+
+def _layer_bind(layer: Layer, label: str, params: dict[str, np.ndarray], x: np.ndarray,
+                grad_y: np.ndarray, order: str, seed: int) -> None:
+    state = _layer_state(layer, label)
+    n, n_in = x.shape
+    y, cache = layer.forward(x, params, training=True, rng=np.random.default_rng(seed))
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    grad_x = layer.backward(grad_y.copy(), cache, params, grads)
+    plain_state = _layer_state(layer, label)
+    layer.load_state_dict({k: v.copy() for k, v in state.items()})
+    context = LayerContext(batch=n, dtype=x.dtype, input_size=n_in, output_size=y.shape[1],
+                           order=order, input_order=order, rng=np.random.default_rng(seed))
+    where = f"{label}.bind ({'features x samples' if order == 'F' else 'samples x features'})"
+    forward, backward = _call(where, layer.bind, params, bound_grads := {
+        k: np.zeros_like(v) for k, v in params.items()}, context)
+    xo = np.asarray(x, order=order)
+    y_bound = _call(f"{where} forward", forward, xo)
+    g_bound = _call(f"{where} backward", backward, xo, y_bound, np.asarray(grad_y.copy(),
+                                                                           order=order))
+    exact = order == "C"
+    pairs = [("output", y_bound, y), ("input gradient", g_bound, grad_x)]
+    pairs += [(f"gradient of {k!r}", bound_grads[k], grads[k]) for k in params]
+    pairs += [(f"state {k!r}", v, plain_state[k]) for k, v in _layer_state(layer, label).items()]
+    layer.load_state_dict({k: v.copy() for k, v in state.items()})
+    for what, got, want in pairs:
+        got = np.asarray(got)
+        same = (got.tobytes() == np.ascontiguousarray(want).tobytes() if exact
+                else np.allclose(got, want, rtol=1e-12, atol=1e-14))
+        if got.shape != np.shape(want) or not same:
+            diff = (np.abs(np.asarray(got, np.float64) - want).max()
+                    if got.shape == np.shape(want) else "shape")
+            msg = (
+                f"{where}: the {what} differs from forward/backward's "
+                f"({'bit for bit' if exact else 'to rounding'}; max difference {diff}); the "
+                "training loop runs bind, evaluate and predict run forward: they must agree"
+            )
+            raise AssertionError(msg)
 
 
 # -- losses -----------------------------------------------------------------------------
@@ -933,6 +1123,7 @@ _CHECKS: list[tuple[type, Callable[..., None]]] = [
     (Metric, check_metric),
     (Schedule, check_schedule),
     (Dataset, check_dataset),
+    (Layer, check_layer),
 ]
 
 
@@ -958,6 +1149,7 @@ def check_registered(kind: str, name: str, *, params: Mapping[str, Any] | None =
     for everything). Also checks that the parameters the component reports rebuild it
     through the registry, i.e. that ``{"name": name, **params}`` in a spec round-trips.
     """
+    from npframe.assembly import build_layer
     from npframe.errors import RegistryError, SpecError
     from npframe.registry import default_registry
 
@@ -984,7 +1176,10 @@ def check_registered(kind: str, name: str, *, params: Mapping[str, Any] | None =
                 raise AssertionError(msg)
         return
     try:
-        component = registry.create(kind, {"name": name, **params}, path=kind)
+        if kind == "layer":  # a layer's table may name components (a dense activation)
+            component = build_layer({"type": name, **params}, registry, path=kind)
+        else:
+            component = registry.create(kind, {"name": name, **params}, path=kind)
     except SpecError as exc:
         table = ", ".join(f"{k} = {v!r}" for k, v in {"name": name, **params}.items())
         msg = (
@@ -994,6 +1189,8 @@ def check_registered(kind: str, name: str, *, params: Mapping[str, Any] | None =
         raise AssertionError(msg) from None
     try:
         check_component(component)
+        if kind == "layer":
+            return  # built from its table above; its component parameters are objects
         reported = {k: _plain(v, f"parameter {k!r}") for k, v in _params_of(component).items()}
         try:
             rebuilt = registry.create(kind, {"name": name, **reported}, path=kind)

@@ -23,7 +23,7 @@ from npframe.network import Network
 from npframe.registry import Registry, default_registry
 from npframe.spec import NetworkSpec, SpecLike, TrainSpec
 
-__all__ = ["Data", "check_dataset", "resolve_data", "spec_dataset", "train"]
+__all__ = ["Data", "check_dataset", "data_source", "resolve_data", "spec_dataset", "train"]
 
 #: What ``train`` accepts as data.
 Data = str | os.PathLike | Dataset | tuple[Any, Any] | None
@@ -44,15 +44,13 @@ def spec_dataset(spec: NetworkSpec, registry: Registry | None = None) -> Dataset
 
 def resolve_data(spec: NetworkSpec, data: Data = None, *, targets: Targets = None,
                  registry: Registry | None = None) -> Dataset:
-    """Turn any accepted form of ``data`` into a ``Dataset`` checked against ``spec``."""
+    """Turn any accepted form of ``data`` into a ``Dataset`` (columns checked by
+    ``check_dataset`` once the network exists)."""
     if targets is not None and not isinstance(data, str | os.PathLike):
         raise DataError("targets choose columns of a data file; pass data as a file path")
-    source = "data"
     if data is None:
         dataset = spec_dataset(spec, registry)
-        if dataset is not None:
-            source = f"dataset {spec.train.dataset.name!r}"
-        else:
+        if dataset is None:
             registry = registry or default_registry()
             msg = (
                 "no training data: give a data file (or a Dataset, or (X, y)), or name a "
@@ -60,47 +58,57 @@ def resolve_data(spec: NetworkSpec, data: Data = None, *, targets: Targets = Non
                 f"(registered datasets: {', '.join(registry.names('dataset')) or '(none)'})"
             )
             raise DataError(msg)
-    elif isinstance(data, str | os.PathLike):
-        dataset = load_data(data, targets, n_features=spec.input)
-        source = os.fspath(data)
-    elif isinstance(data, Dataset):
-        dataset = data
-    elif isinstance(data, tuple | list) and len(data) == 2:
-        dataset = Dataset(X=data[0], y=data[1], description="(X, y)")
-    else:
-        msg = (
-            "data must be a file path, an npframe.Dataset or an (X, y) pair "
-            f"(got {type(data).__name__})"
-        )
-        raise DataError(msg)
-    check_dataset(spec, dataset, source)
-    return dataset
+        return dataset
+    if isinstance(data, str | os.PathLike):
+        return load_data(data, targets, n_features=spec.input)
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, tuple | list) and len(data) == 2:
+        return Dataset(X=data[0], y=data[1], description="(X, y)")
+    msg = (
+        "data must be a file path, an npframe.Dataset or an (X, y) pair "
+        f"(got {type(data).__name__})"
+    )
+    raise DataError(msg)
 
 
-def check_dataset(spec: NetworkSpec, dataset: Dataset, source: str = "data") -> None:
-    """``DataError`` unless the dataset's columns match the network's inputs and outputs;
-    messages start with ``source``."""
+def data_source(spec: NetworkSpec, data: Data) -> str:
+    """How messages name the data: the file, the spec's dataset, or ``data``."""
+    if isinstance(data, str | os.PathLike):
+        return os.fspath(data)
+    if isinstance(data, Dataset) and data.description and data.description != "(X, y)":
+        return data.description
+    if data is None and spec.train is not None and spec.train.dataset is not None:
+        return f"dataset {spec.train.dataset.name!r}"
+    return "data"
+
+
+def check_dataset(net: Network, dataset: Dataset, source: str = "data") -> None:
+    """``DataError`` unless the dataset's columns fit the network's inputs and outputs
+    (a classifier also takes one column of labels); messages start with ``source``."""
+    labels_ok = net.loss.classification
     for X, y, split in ((dataset.X, dataset.y, ""), (dataset.X_test, dataset.y_test, " test")):
         if X is None or y is None:
             continue
-        if X.ndim != 2 or X.shape[1] != spec.input:
+        if X.ndim != 2 or X.shape[1] != net.n_inputs:
             msg = (
                 f"{source}:{split} X has shape {X.shape}, but the network takes "
-                f"{spec.input} inputs (spec 'input')"
+                f"{net.n_inputs} inputs (spec 'input')"
             )
             raise DataError(msg)
         n_targets = 1 if y.ndim == 1 else (y.shape[1] if y.ndim == 2 else -1)
         if n_targets == 0:
             msg = (
-                f"{source}: no target columns; the network has {spec.output} outputs (the "
-                f"last layer's units), so the data needs {spec.output} target columns"
+                f"{source}: no target columns; the network has {net.n_outputs} outputs (the "
+                f"last layer's units), so the data needs {net.n_outputs} target columns"
             )
             raise DataError(msg)
-        if n_targets != spec.output or y.shape[0] != X.shape[0]:
+        fits = n_targets == net.n_outputs or (labels_ok and n_targets == 1)
+        if not fits or y.shape[0] != X.shape[0]:
             names = f" ({', '.join(dataset.target_names)})" if dataset.target_names else ""
             msg = (
                 f"{source}:{split} y has shape {y.shape}{names}, but the network has "
-                f"{spec.output} outputs (the last layer's units) and X has {X.shape[0]} rows"
+                f"{net.n_outputs} outputs (the last layer's units) and X has {X.shape[0]} rows"
             )
             raise DataError(msg)
 
@@ -140,7 +148,9 @@ def train(
     defaults = net_spec.train or TrainSpec()
     batch_size_ = None if batch_size == "full" else _override(batch_size, defaults.batch_size)
     split = float(_override(validation_split, defaults.validation_split))
+    net = Network(net_spec, registry=registry)
     dataset = resolve_data(net_spec, data, targets=targets, registry=registry)
+    check_dataset(net, dataset, data_source(net_spec, data))
     n = len(dataset.X)
     n_val = round(n * split)
     if split and not 1 <= n_val < n:
@@ -149,7 +159,6 @@ def train(
             "training or validation set"
         )
         raise DataError(msg)
-    net = Network(net_spec, registry=registry)
     history = net.fit(
         dataset.X, dataset.y,
         epochs=_override(epochs, defaults.epochs),

@@ -1,55 +1,75 @@
-"""The training loop: batches, the step, per-epoch bookkeeping.
+"""The training loop: one object that owns everything a step writes.
 
-Speed lives here and in ``Dense`` (``npframe.layer``), nowhere else
-(``docs/performance.md`` has the measurements):
+``TrainingLoop`` is built from layers, a loss and an optimizer (it knows nothing of
+``Network``). It owns the flat parameter and gradient buffers, a workspace per batch
+size, the rollback snapshots, the random streams (shuffling, and noise such as dropout
+masks) and the position in the run (epoch, step, batch within the epoch), and hands
+all of it out as a state dict, so a saved network resumes exactly, mid-epoch too.
 
-* Every array a step writes lives in a ``Workspace`` allocated once per batch size
-  and reused for every step: matrix products and elementwise work write into it with
-  ``out=``, so a step of built-in components allocates nothing that scales with the
-  batch. Each layer's forward and backward are closures over those buffers
-  (``Dense.bind``), so the step itself does little Python work.
+Speed lives here and in the layers' ``bind`` (``docs/performance.md`` has the
+measurements):
+
+* Every array a step writes lives in a ``Workspace`` allocated once per batch size and
+  reused: layers bind their forward and backward to buffers there (``Layer.bind``),
+  so a step of built-in components allocates nothing that scales with the batch.
 * Memory order per layer: a layer narrower than the batch keeps its buffers features
-  x samples (F order), a wider one samples x features (C order). Elementwise work,
-  the bias add and the bias gradient then run along the long axis (for 2-4-4-3 on
-  7,000 samples, 4-element rows would cost more than the matrix products). Every
-  component still sees batch-first arrays: an F-order buffer is a transposed view,
-  which ``matmul`` hands to BLAS without copying.
-* One matrix product per layer and direction, none for the data's gradient.
-* Optional in-place protocols for components (``forward_into`` / ``backward_into`` /
-  ``in_place`` for activations, ``value_and_gradient_into`` for losses,
-  ``plain_step_size`` for optimizers); components without them work unchanged.
-* Parameters and gradients are views into one flat buffer each (``flat_arrays``):
-  SGD's update, the finiteness check and the rollback snapshot are one call each.
-* Batches are views of the training arrays; a shuffled epoch gathers each batch
-  into its workspace (no copy of the whole data set). What one ``fit`` prepares
-  (batch views, narrow data and targets in their layer's order) is cached until it ends.
+  x samples (F order), a wider one samples x features (C order), so elementwise work
+  runs along the long axis. Every component still sees batch-first arrays.
+* Parameters and gradients are views into one flat buffer each (``flat_arrays``): an
+  elementwise optimizer update, the finiteness check and the rollback snapshot are one
+  call each.
+* Batches are views of the training arrays; a shuffled epoch gathers each batch into
+  its workspace (no copy of the whole data set).
+
+Failure semantics: a loss that is not finite or explodes raises ``DivergenceError``
+before the offending update, with the state rolled back to the last state whose loss
+was checked finite; any other exception (``KeyboardInterrupt`` included) mid-step rolls
+back to the start of the epoch. An interrupt requested through ``interrupt_requested``
+stops cleanly after the step in flight, at a consistent, exactly resumable position.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-from typing import TYPE_CHECKING, Any
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
+import attrs
 import numpy as np
 
 from npframe.errors import DivergenceError
-
-if TYPE_CHECKING:
-    from npframe.network import Network
+from npframe.interfaces import Layer, LayerContext, Loss, Optimizer
+from npframe.numeric import sum_of_squares
 
 __all__ = [
+    "DIVERGENCE_FACTOR",
+    "THIN_INPUT",
+    "Batches",
+    "CleanStop",
+    "InterruptFlag",
+    "Position",
+    "TrainingLoop",
     "Workspace",
-    "all_finite",
-    "backprop",
     "batch_bounds",
+    "deferred_interrupt",
     "flat_arrays",
     "layer_orders",
-    "param_snapshot",
-    "plain_step_size",
-    "shuffles",
-    "sum_of_squares",
-    "train_epoch",
+    "rng_state",
+    "set_rng_state",
 ]
+
+#: A batch loss this many times the run's first checked loss (at least 1) is a
+#: blow-up: training stops before the loss or the weights reach infinity.
+DIVERGENCE_FACTOR = 1e6
+
+#: Inputs with at most this many features are copied features x samples when the
+#: first layer is in F order: BLAS multiplies such thin matrices markedly slower
+#: transposed, and the copy is small.
+THIN_INPUT = 32
 
 
 def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
@@ -58,33 +78,24 @@ def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-#: Inputs with at most this many features are copied features x samples when the
-#: first layer is in F order: BLAS multiplies such thin matrices markedly slower
-#: transposed, and the copy is small.
-THIN_INPUT = 32
-
-
-def layer_orders(sizes: list[int] | tuple[int, ...], batch: int) -> tuple[str, ...]:
+def layer_orders(sizes: Sequence[int], batch: int) -> tuple[str, ...]:
     """Memory orders for batches of ``batch`` samples: the data's, then each layer's.
 
-    A layer's buffers are ``"F"`` (features x samples) when it has fewer units than
+    A layer's buffers are ``"F"`` (features x samples) when it has fewer outputs than
     the batch has samples, ``"C"`` otherwise: the contiguous axis is the longer one.
     The data is ``"F"`` only when the first layer is and the input is thin (see
-    ``THIN_INPUT``). ``sizes`` is ``[n_inputs, units_1, ..., units_L]``.
+    ``THIN_INPUT``). ``sizes`` is ``[n_inputs, outputs_1, ..., outputs_L]``.
     """
     layers = tuple("F" if batch > units else "C" for units in sizes[1:])
     data = "F" if layers[0] == "F" and sizes[0] <= THIN_INPUT else "C"
     return (data, *layers)
 
 
-def flat_arrays(shapes: list[tuple[int, ...]], dtype: np.dtype,
+def flat_arrays(shapes: Sequence[tuple[int, ...]], dtype: Any,
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Zeroed C-contiguous arrays of ``shapes``, all views into one flat buffer.
 
-    The network keeps its parameters (and their gradients) this way, so the step can
-    apply an update, test finiteness or take a snapshot with one call over the flat
-    buffer instead of one per array. Each view starts on a 64-byte boundary; the
-    padding between them stays zero.
+    Each view starts on a 64-byte boundary; the padding between them stays zero.
     """
     dtype = np.dtype(dtype)
     align = max(1, 64 // dtype.itemsize)
@@ -100,213 +111,147 @@ def flat_arrays(shapes: list[tuple[int, ...]], dtype: np.dtype,
     return flat, views
 
 
-def param_snapshot(net: Network) -> np.ndarray:
-    """The flat parameters, copied into a buffer the network keeps for the purpose.
+# -- random streams ------------------------------------------------------------------------
+def rng_state(rng: np.random.Generator) -> str:
+    """The generator's state as JSON text (what the model file stores)."""
+    return json.dumps(rng.bit_generator.state)
 
-    Reusing the buffer spares a large model a fresh allocation (and its page faults)
-    at every epoch. The copy is valid until the next call.
+
+def _check_uint(value: Any, bits: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
+        msg = f"{where} must be an integer in [0, 2**{bits}) (got {value!r:.60})"
+        raise ValueError(msg)
+    return value
+
+
+def set_rng_state(rng: np.random.Generator, text: str, what: str) -> None:
+    """Restore ``rng_state`` text, strictly: a ``ValueError`` names what is wrong.
+
+    NumPy accepts floats and out-of-range integers in places and fails later (or with
+    an ``OverflowError``), so the PCG64 state is checked field by field first.
     """
-    snap = net._param_snapshot
-    if snap is None or snap.shape != net._flat_params.shape:
-        snap = net._param_snapshot = np.empty_like(net._flat_params)
-    np.copyto(snap, net._flat_params)
-    return snap
+    try:
+        state = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc})") from None
+    expected = rng.bit_generator.state["bit_generator"]
+    if not isinstance(state, dict) or state.get("bit_generator") != expected:
+        msg = f"{what} must be the state of a {expected} generator (got {str(state)[:80]!r})"
+        raise ValueError(msg)
+    if set(state) != {"bit_generator", "state", "has_uint32", "uinteger"}:
+        raise ValueError(f"{what} has keys {sorted(state)}, not those of a {expected} state")
+    inner = state["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        raise ValueError(f"{what}: 'state' must hold 'state' and 'inc'")
+    _check_uint(inner["state"], 128, f"{what}: state.state")
+    _check_uint(inner["inc"], 128, f"{what}: state.inc")
+    _check_uint(state["has_uint32"], 1, f"{what}: has_uint32")
+    _check_uint(state["uinteger"], 32, f"{what}: uinteger")
+    rng.bit_generator.state = state
 
 
-def all_finite(flat: np.ndarray) -> bool:
-    """Whether every element of the 1-D contiguous ``flat`` is finite, in one pass.
+# -- interrupts ---------------------------------------------------------------------------
+class CleanStop(KeyboardInterrupt):
+    """A requested interrupt, raised between steps: nothing needs rolling back."""
 
-    inf or nan anywhere makes the sum of squares non-finite; only when that sum
-    overflows on finite values (huge weights) does an exact elementwise check run.
+
+class InterruptFlag:
+    """Set by a deferred Ctrl-C; the loop stops at the next step boundary when set."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[InterruptFlag]:
+    """Turn Ctrl-C into a request the loop honours between steps.
+
+    Only in the main thread and only while Python's default handler is installed
+    (anything else was set up by the application, which keeps control). Outside that,
+    the flag is never set and an interrupt surfaces as usual, rolled back to the start
+    of the epoch.
     """
-    return math.isfinite(sum_of_squares(flat)) or bool(np.isfinite(flat).all())
+    flag = InterruptFlag()
+    installed = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if not installed:
+        yield flag
+        return
+
+    def request(signum: int, frame: Any) -> None:
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, request)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-#: Dot products longer than this are split: OpenBLAS runs longer ones (above 10,000
-#: elements) on several threads, and waking them for microseconds of work can cost
-#: milliseconds on a busy machine.
-DOT_CHUNK = 8192
+# -- position and snapshots ---------------------------------------------------------------
+@attrs.define
+class Position:
+    """Where the run is: what a resume needs besides weights and optimizer state."""
+
+    #: Epochs completed.
+    epoch: int = 0
+    #: Optimizer steps applied, in total.
+    step: int = 0
+    #: Batches completed in the current, unfinished epoch (0 between epochs).
+    batch: int = 0
+    #: The sum of those batches' losses.
+    loss_sum: float = 0.0
+    #: The shuffling stream at the start of the unfinished epoch (to redraw its order).
+    epoch_rng: str | None = None
+    #: Samples and batches of the unfinished epoch (a resume must use the same).
+    epoch_samples: int = 0
+    epoch_batches: int = 0
 
 
-def sum_of_squares(flat: np.ndarray) -> float:
-    """``sum(flat**2)`` of a 1-D array as BLAS dot products of at most ``DOT_CHUNK``."""
-    n = flat.size
-    if n <= DOT_CHUNK:
-        return float(np.dot(flat, flat))
-    rows = -(-n // DOT_CHUNK)
-    if n % rows == 0:  # equal rows: one call (e.g. an F-order batch, one row per output)
-        head = flat.reshape(rows, n // rows)
-        return float(np.add.reduce(np.vecdot(head, head)))
-    rows = n // DOT_CHUNK
-    head = flat[: rows * DOT_CHUNK].reshape(rows, DOT_CHUNK)
-    tail = flat[rows * DOT_CHUNK :]
-    return float(np.add.reduce(np.vecdot(head, head)) + np.dot(tail, tail))
+@attrs.define
+class _Snapshot:
+    params: np.ndarray
+    optimizer: dict[str, np.ndarray] = attrs.field(factory=dict)
+    layers: list[dict[str, np.ndarray]] = attrs.field(factory=list)
+    shuffle: str = ""
+    noise: str = ""
+    position: Position = attrs.field(factory=Position)
 
 
-def _has_fast_loss(loss: Any) -> bool:
-    return callable(getattr(loss, "value_and_gradient_into", None))
+def _copies(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, copy=True) for k, v in state.items()}
 
 
-def plain_step_size(optimizer: Any) -> float | None:
-    """The optimizer's step size if its update is exactly ``p -= step_size * g``.
-
-    Optional protocol: an optimizer may define ``plain_step_size()`` returning that
-    step size, or ``None`` when (with its current settings) its update is anything
-    else. The training step then applies the update itself, as two operations over
-    the flat gradient and parameter buffers (``g *= step_size; p -= g``: the same
-    arithmetic, bit for bit) instead of two per parameter plus the optimizer's
-    bookkeeping, which matters when steps are short.
-    """
-    method = getattr(optimizer, "plain_step_size", None)
-    return method() if callable(method) else None
-
-
+# -- workspaces ------------------------------------------------------------------------------
 class Workspace:
-    """Every buffer one step writes, for batches of ``n`` samples, and the step itself.
+    """Every buffer a step writes, for batches of ``n`` samples, and the bound layers.
 
-    ``orders`` gives the data's and each layer's memory order (default:
-    ``layer_orders`` for ``n``). Buffers for the optional in-place protocols exist
-    only where a component offers them. ``steps`` holds each layer's ``(forward,
-    backward)`` bound to these buffers (``Dense.bind``); ``inputs`` and ``acts`` are
-    the step's scratch lists.
+    ``orders`` gives the data's and each layer's memory order (``layer_orders``).
+    ``steps`` holds each layer's ``(forward, backward)`` bound to this workspace;
+    ``x``, ``y`` and ``w`` receive a shuffled batch's gathered rows.
     """
 
-    def __init__(self, net: Network, n: int, orders: tuple[str, ...] | None = None) -> None:
-        layers = net.layers
-        dtype = net.dtype
+    def __init__(self, loop: TrainingLoop, n: int, orders: tuple[str, ...]) -> None:
+        dtype = loop.dtype
         self.n = n
-        self.orders = orders = orders or layer_orders(net.spec.sizes, n)
-        self.fast_loss = _has_fast_loss(net.loss)
-
-        def buf(units: int, order: str) -> np.ndarray:
-            return np.empty((n, units), dtype, order=order)
-
-        per_layer = list(zip(layers, orders[1:], strict=True))
-        # grad_x of layer i is grad_a of layer i-1, in that layer's order; the first
-        # layer needs none. grad_out is the loss gradient, in the output layer's order.
-        grad_x = [None] + [buf(layer.fan_in, o)
-                           for layer, o in zip(layers[1:], orders[1:], strict=False)]
-        self.grad_out = buf(layers[-1].units, orders[-1])
-        grad_a = [*grad_x[1:], self.grad_out]
-        z = [buf(layer.units, o) for layer, o in per_layer]
-        # Activations and their gradients: in place where the activation allows it,
-        # in buffers of their own for the in-place protocol, or as returned (None).
-        a = [zi if layer.in_place else
-             buf(layer.units, o) if layer._forward_into is not None else None
-             for zi, (layer, o) in zip(z, per_layer, strict=True)]
-        grad_z = [g if layer.in_place else
-                  buf(layer.units, o) if layer._backward_into is not None else None
-                  for g, (layer, o) in zip(grad_a, per_layer, strict=True)]
-        ones = np.ones(n, dtype)
-        self.steps = [layer.bind(*bufs, ones) for layer, *bufs in zip(
-            layers, z, a, grad_z, net._grad_W, net._grad_b, grad_x, strict=True)]
-        self.inputs: list[Any] = [None] * len(layers)
-        self.acts: list[Any] = [None] * len(layers)
-        # Gathered batches of a shuffled epoch, in the data's and the output's order.
-        self.x = buf(net.spec.sizes[0], orders[0])
-        self.y = buf(net.spec.sizes[-1], orders[-1])
-
-
-def backprop(net: Network, X: np.ndarray, Y: np.ndarray, ws: Workspace) -> float:
-    """Forward and backward on a batch: fills ``net._grads``, returns the batch loss.
-
-    The gradients are those of the batch's mean loss; they are left as they were
-    when the loss is not finite. ``Network.gradients`` and the training
-    step share this. Any memory order of ``X`` and ``Y`` gives the same result; the
-    orders in ``ws.orders`` are the fastest.
-    """
-    steps, inputs, acts = ws.steps, ws.inputs, ws.acts
-    x = X
-    for i, (forward, _) in enumerate(steps):
-        inputs[i] = x
-        x = acts[i] = forward(x)
-    grad = ws.grad_out
-    if ws.fast_loss:
-        loss = float(net.loss.value_and_gradient_into(Y, x, grad))
-    else:
-        loss, g = net.loss.value_and_gradient(Y, x)
-        loss = float(loss)
-        # Copied: the plugin's array stays untouched, and the step continues in the
-        # network's dtype and the output layer's memory order whatever it returned.
-        np.copyto(grad, g)
-    if not math.isfinite(loss):
-        return loss
-    for i in range(len(steps) - 1, -1, -1):
-        grad = steps[i][1](inputs[i], acts[i], grad)
-    return loss
-
-
-class _EpochData:
-    """What every epoch of one ``fit`` shares: batches, orders, targets in that order."""
-
-    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray,
-                 batch_size: int | None) -> None:
-        n = X.shape[0]
-        self.X, self.Y = X, Y
-        self.batch_size = batch_size
-        bounds = batch_bounds(n, batch_size)
-        self.orders = orders = layer_orders(net.spec.sizes, bounds[0][1])
-        # Thin inputs in the first layer's order; targets in the output layer's, since
-        # the loss compares them elementwise (one-off copies, both narrow).
-        self.Xo = Xo = np.ascontiguousarray(X.T).T if orders[0] == "F" else X
-        self.Yo = Yo = np.ascontiguousarray(Y.T).T if orders[-1] == "F" else Y
-        #: ``(start, stop, workspace, x, y)`` per batch, ``x`` and ``y`` views in order.
-        self.batches = [(start, stop, net._workspace(stop - start, orders),
-                         Xo[start:stop], Yo[start:stop]) for start, stop in bounds]
-
-    def matches(self, X: np.ndarray, Y: np.ndarray, batch_size: int | None) -> bool:
-        return X is self.X and Y is self.Y and batch_size == self.batch_size
-
-
-def _epoch_data(net: Network, X: np.ndarray, Y: np.ndarray,
-                batch_size: int | None) -> _EpochData:
-    """The cached ``_EpochData`` of the running ``fit`` (``fit`` clears it when done)."""
-    data = net._train_data
-    if data is None or not data.matches(X, Y, batch_size):
-        data = net._train_data = _EpochData(net, X, Y, batch_size)
-    return data
-
-
-def train_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int | None,
-                shuffle: bool, epoch: int) -> float:
-    """Train one epoch on C-contiguous ``X``, ``Y``; return the mean batch loss.
-
-    Raises ``DivergenceError`` (before applying the offending update) when a batch
-    loss is not finite.
-    """
-    data = _epoch_data(net, X, Y, batch_size)
-    batches, Xo, Yo = data.batches, data.Xo, data.Yo
-    order = None
-    if shuffles(X.shape[0], batch_size, shuffle):
-        order = net._shuffle_rng.permutation(X.shape[0])
-    optimizer, params, grads = net.optimizer, net._params, net._grads
-    flat_params, flat_grads = net._flat_params, net._flat_grads
-    total = 0.0
-    for start, stop, ws, x, y in batches:
-        if order is not None:
-            index = order[start:stop]
-            x, y = _gather(Xo, index, ws.x), _gather(Yo, index, ws.y)
-        loss = backprop(net, x, y, ws)
-        if not math.isfinite(loss):
-            msg = (
-                f"fit: the loss became {loss} in epoch {epoch} (batch {start}:{stop}); "
-                "training stopped before applying that update. The learning rate is "
-                "probably too large for this data: try a smaller one, or standardize = true"
-            )
-            raise DivergenceError(msg)
-        step_size = plain_step_size(optimizer)
-        if step_size is None:
-            optimizer.step(params, grads)
-        else:  # SGD's own arithmetic, over all parameters at once
-            np.multiply(flat_grads, step_size, out=flat_grads)
-            np.subtract(flat_params, flat_grads, out=flat_params)
-        total += loss
-    return total / len(batches)
-
-
-def shuffles(n: int, batch_size: int | None, shuffle: bool) -> bool:
-    """Whether an epoch over ``n`` samples draws a permutation (only with several batches)."""
-    return shuffle and batch_size is not None and batch_size < n
+        self.orders = orders
+        self.steps = []
+        for i, layer in enumerate(loop.layers):
+            context = LayerContext(batch=n, dtype=dtype, input_size=loop.sizes[i],
+                                   output_size=loop.sizes[i + 1], order=orders[i + 1],
+                                   input_order=orders[i], input_grad=i > 0, rng=loop.noise_rng)
+            try:
+                self.steps.append(layer.bind(loop.params[i], loop.grads[i], context))
+            except ValueError as exc:  # e.g. batch norm refusing a batch of one sample
+                msg = (f"fit: layers[{i}] ({type(layer).__name__}) cannot train on batches of "
+                       f"{n}: {exc}")
+                raise ValueError(msg) from None
+        self.inputs: list[Any] = [None] * len(self.steps)
+        self.acts: list[Any] = [None] * len(self.steps)
+        self.grad_out = np.empty((n, loop.sizes[-1]), dtype, order=orders[-1])
+        self.x = np.empty((n, loop.sizes[0]), dtype, order=orders[0])
+        self.y = np.empty((n, loop.sizes[-1]), dtype, order=orders[-1])
+        self.w = np.empty(n, dtype)
 
 
 def _gather(A: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -315,7 +260,325 @@ def _gather(A: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
     ``mode="clip"`` writes straight into ``out`` (the default ``"raise"`` goes through
     a temporary copy); the indices come from a permutation, so nothing is clipped.
     """
-    if out.flags.c_contiguous:
+    if out.ndim == 1 or out.flags.c_contiguous:
         return np.take(A, index, axis=0, out=out, mode="clip")
     np.take(A.T, index, axis=1, out=out.T, mode="clip")
+    return out
+
+
+class Batches:
+    """One ``fit``'s training data cut into batches, each bound to its workspace.
+
+    Narrow inputs and the targets are copied once into the memory order of the layer
+    that reads them; batches are views.
+    """
+
+    def __init__(self, loop: TrainingLoop, X: np.ndarray, Y: np.ndarray,
+                 W: np.ndarray | None, batch_size: int | None, shuffle: bool) -> None:
+        self.n = n = X.shape[0]
+        bounds = batch_bounds(n, batch_size)
+        self.shuffled = shuffle and len(bounds) > 1
+        orders = layer_orders(loop.sizes, bounds[0][1])
+        self.X = np.ascontiguousarray(X.T).T if orders[0] == "F" else X
+        self.Y = np.ascontiguousarray(Y.T).T if orders[-1] == "F" else Y
+        self.W = W
+        self.items = [
+            (start, stop, loop.workspace(stop - start, orders), self.X[start:stop],
+             self.Y[start:stop], None if W is None else W[start:stop])
+            for start, stop in bounds
+        ]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+# -- the loop ------------------------------------------------------------------------------
+BatchHook = Callable[[int, dict[str, Any]], None]
+
+
+class TrainingLoop:
+    """Flat buffers, workspaces, snapshots, random streams and position of one network.
+
+    ``layers`` are built layers, ``sizes`` the input size then each layer's output
+    size, ``rngs`` the shuffling and noise generators.
+    """
+
+    def __init__(self, layers: Sequence[Layer], sizes: Sequence[int], loss: Loss,
+                 optimizer: Optimizer, dtype: Any, *, shuffle_rng: np.random.Generator,
+                 noise_rng: np.random.Generator) -> None:
+        self.layers = list(layers)
+        self.sizes = tuple(sizes)
+        self.loss = loss
+        self.optimizer = optimizer
+        self.dtype = np.dtype(dtype)
+        self.shuffle_rng = shuffle_rng
+        self.noise_rng = noise_rng
+        self.position = Position()
+        layouts = [layer.parameter_shapes(size) for layer, size in zip(layers, sizes, strict=False)]
+        shapes = [tuple(shape) for layout in layouts for shape in layout.values()]
+        self.flat_params, param_views = flat_arrays(shapes, self.dtype)
+        self.flat_grads, grad_views = flat_arrays(shapes, self.dtype)
+        #: Per layer, its parameters (and their gradients) by name: views of the flat buffers.
+        self.params: list[dict[str, np.ndarray]] = []
+        self.grads: list[dict[str, np.ndarray]] = []
+        k = 0
+        for layout in layouts:
+            self.params.append(dict(zip(layout, param_views[k:k + len(layout)], strict=True)))
+            self.grads.append(dict(zip(layout, grad_views[k:k + len(layout)], strict=True)))
+            k += len(layout)
+        #: Every parameter (and gradient) in order: what the optimizer updates.
+        self.parameters = param_views
+        self.gradients = grad_views
+        self._workspaces: dict[tuple[int, tuple[str, ...]], Workspace] = {}
+        #: Rollback slots: the segment's start, the last verified state (see ``_verified``).
+        self._current: _Snapshot | None = None
+        self._good: _Snapshot | None = None
+        self._epoch_start: _Snapshot | None = None
+
+    # -- workspaces --------------------------------------------------------------------
+    def workspace(self, n: int, orders: tuple[str, ...] | None = None) -> Workspace:
+        """The workspace for batches of ``n`` (built once, kept for a few shapes)."""
+        orders = orders or layer_orders(self.sizes, n)
+        ws = self._workspaces.get((n, orders))
+        if ws is None:
+            if len(self._workspaces) > 4:  # keep memory bounded across many shapes
+                self._workspaces.clear()
+            ws = self._workspaces[n, orders] = Workspace(self, n, orders)
+        return ws
+
+    def forget_workspaces(self) -> None:
+        """Drop the workspaces (layers rebind on next use), e.g. after a state change."""
+        self._workspaces.clear()
+
+    # -- one step ----------------------------------------------------------------------
+    def backprop(self, X: np.ndarray, Y: np.ndarray, W: np.ndarray | None,
+                 ws: Workspace) -> float:
+        """Forward and backward on a batch: fills the gradients, returns the batch loss.
+
+        The gradients are those of the batch's (weighted) mean loss; they are left as
+        they were when the loss is not finite.
+        """
+        steps, inputs, acts = ws.steps, ws.inputs, ws.acts
+        x = X
+        for i, (forward, _) in enumerate(steps):
+            inputs[i] = x
+            x = acts[i] = forward(x)
+        grad = ws.grad_out
+        loss = float(self.loss.value_and_gradient_into(Y, x, grad))
+        if W is not None:
+            loss = self._weigh(Y, x, W, grad)
+        if not math.isfinite(loss):
+            return loss
+        for i in range(len(steps) - 1, -1, -1):
+            grad = steps[i][1](inputs[i], acts[i], grad)
+        return loss
+
+    def _weigh(self, Y: np.ndarray, P: np.ndarray, W: np.ndarray, grad: np.ndarray) -> float:
+        """The weighted mean loss ``sum(w l) / sum(w)``; scales ``grad``'s rows to match.
+
+        ``grad`` holds the unweighted mean's gradient, whose row ``i`` is ``dl_i/dp_i / n``;
+        the weighted mean's is ``w_i / sum(w)`` times ``dl_i/dp_i``.
+        """
+        total = float(np.sum(W))
+        if total <= 0.0:
+            grad.fill(0.0)  # a batch whose weights are all zero teaches nothing
+            return 0.0
+        losses = np.asarray(self.loss.sample_losses(Y, P), dtype=np.float64)
+        grad *= (W * (W.shape[0] / total))[:, None]
+        return float(np.dot(losses, W) / total)
+
+    # -- epochs --------------------------------------------------------------------------
+    def run_epoch(self, batches: Batches, flag: InterruptFlag | None = None,
+                  on_batch_begin: Sequence[BatchHook] = (),
+                  on_batch_end: Sequence[BatchHook] = ()) -> float:
+        """Train until the end of the current epoch; return its mean batch loss.
+
+        Continues an unfinished epoch (after an interrupt, or a resumed model) when
+        the data matches it. See the module docstring for divergence and interrupts.
+        """
+        self._take_snapshot()
+        try:
+            order = self._epoch_order(batches)
+            return self._steps(batches, order, flag, on_batch_begin, on_batch_end)
+        except DivergenceError:
+            self._restore(self._good or self._epoch_start)
+            raise
+        except CleanStop:
+            raise  # stopped between steps: the state is consistent where it is
+        except BaseException:
+            self._restore(self._epoch_start)
+            raise
+
+    def _epoch_order(self, batches: Batches) -> np.ndarray | None:
+        position = self.position
+        if position.batch and (position.epoch_samples, position.epoch_batches) != (
+                batches.n, len(batches)):
+            msg = (
+                f"fit: the network stopped in the middle of epoch {position.epoch} "
+                f"(after {position.batch} of {position.epoch_batches} batches over "
+                f"{position.epoch_samples} samples); to finish it exactly, fit on the same "
+                f"data with the same batch size (got {batches.n} samples in "
+                f"{len(batches)} batches), or call net.restart_epoch() to begin a fresh one"
+            )
+            raise ValueError(msg)
+        if not batches.shuffled:
+            return None
+        if position.batch:
+            assert position.epoch_rng is not None
+            set_rng_state(self.shuffle_rng, position.epoch_rng, "the epoch's shuffling state")
+        else:
+            position.epoch_rng = rng_state(self.shuffle_rng)
+        return self.shuffle_rng.permutation(batches.n)
+
+    def _steps(self, batches: Batches, order: np.ndarray | None, flag: InterruptFlag | None,
+               on_batch_begin: Sequence[BatchHook], on_batch_end: Sequence[BatchHook]) -> float:
+        position = self.position
+        position.epoch_samples, position.epoch_batches = batches.n, len(batches)
+        optimizer, backprop = self.optimizer, self.backprop
+        params, grads = self.parameters, self.gradients
+        flat_params, flat_grads = self.flat_params, self.flat_grads
+        hooks = bool(on_batch_begin or on_batch_end)
+        limit = self._limit
+        unverified = True  # the first loss of a segment vouches for its starting state
+        for k in range(position.batch, len(batches)):
+            start, stop, ws, x, y, w = batches.items[k]
+            if order is not None:
+                index = order[start:stop]
+                x, y = _gather(batches.X, index, ws.x), _gather(batches.Y, index, ws.y)
+                if w is not None:
+                    w = _gather(batches.W, index, ws.w)
+            if hooks:
+                logs = {"epoch": position.epoch, "batch": k, "size": stop - start}
+                for hook in on_batch_begin:
+                    hook(position.step, logs)
+            loss = backprop(x, y, w, ws)
+            if not loss <= limit:
+                self._diverged(loss, start, stop)
+            if unverified:
+                self._verified(loss)
+                limit, unverified = self._limit, False
+            optimizer.step_flat(params, grads, flat_params, flat_grads)
+            position.batch += 1
+            position.step += 1
+            position.loss_sum += loss
+            if hooks:
+                logs["loss"] = loss
+                for hook in on_batch_end:
+                    hook(position.step - 1, logs)
+            if flag is not None and flag.requested and position.batch < len(batches):
+                raise CleanStop
+        loss = position.loss_sum / len(batches)
+        if not math.isfinite(sum_of_squares(flat_params)):
+            msg = (
+                f"fit: the weights overflowed in epoch {position.epoch} (the loss was still "
+                f"{loss:.6g}); the learning rate is probably too large for this data: try a "
+                "smaller one, or standardize = true"
+            )
+            raise DivergenceError(msg)
+        position.epoch += 1
+        position.batch = 0
+        position.loss_sum = 0.0
+        position.epoch_rng = None
+        return loss
+
+    #: The largest batch loss that is not a blow-up (see ``DIVERGENCE_FACTOR``).
+    _limit = math.inf
+    _reference: float | None = None
+
+    def start_run(self) -> None:
+        """Forget the previous ``fit``'s reference loss and snapshots."""
+        self._reference = None
+        self._limit = math.inf
+        self._current = self._good = self._epoch_start = None
+
+    def _verified(self, loss: float) -> None:
+        """The first batch of a segment checked out: its starting state is good."""
+        self._good, self._current = self._current, self._good
+        if self._reference is None:
+            self._reference = loss
+            self._limit = DIVERGENCE_FACTOR * max(abs(loss), 1.0)
+
+    def _diverged(self, loss: float, start: int, stop: int) -> None:
+        epoch = self.position.epoch
+        what = (f"became {loss}" if not math.isfinite(loss) else
+                f"exploded to {loss:.3g}, over {DIVERGENCE_FACTOR:.0e} times the first "
+                f"loss of this fit ({self._reference:.3g})")
+        target = self._good or self._epoch_start
+        where = (f"rolled back to epoch {target.position.epoch}"
+                 + (f", batch {target.position.batch}" if target.position.batch else "")
+                 if target is not None else "left as it was")
+        msg = (
+            f"fit: the loss {what} in epoch {epoch} (batch {start}:{stop}); training "
+            f"stopped before applying that update and the network was {where}, the last "
+            "state with a finite loss. The learning rate is probably too large for this "
+            "data: try a smaller one, or standardize = true"
+        )
+        raise DivergenceError(msg)
+
+    # -- snapshots ------------------------------------------------------------------------
+    def _take_snapshot(self) -> None:
+        """Copy the whole training state into the slot not holding the last good one."""
+        slot = self._current
+        if slot is None or slot is self._good:
+            slot = _Snapshot(np.empty_like(self.flat_params))
+        np.copyto(slot.params, self.flat_params)
+        slot.optimizer = _copies(self.optimizer.state_dict())
+        slot.layers = [_copies(layer.state_dict()) for layer in self.layers]
+        slot.shuffle = rng_state(self.shuffle_rng)
+        slot.noise = rng_state(self.noise_rng)
+        slot.position = attrs.evolve(self.position)
+        self._current = self._epoch_start = slot
+
+    def _restore(self, snapshot: _Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        np.copyto(self.flat_params, snapshot.params)
+        self.optimizer.load_state_dict(_copies(snapshot.optimizer))
+        for layer, state in zip(self.layers, snapshot.layers, strict=True):
+            layer.load_state_dict(_copies(state))
+        set_rng_state(self.shuffle_rng, snapshot.shuffle, "shuffle")
+        set_rng_state(self.noise_rng, snapshot.noise, "noise")
+        self.position = attrs.evolve(snapshot.position)
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Weights, layer and optimizer state, random streams and position, by name."""
+        out: dict[str, np.ndarray] = {}
+        for i, params in enumerate(self.params, start=1):
+            for name, array in params.items():
+                out[f"weights/{i}/{name}"] = array
+        for i, layer in enumerate(self.layers, start=1):
+            out.update(_plain_state(f"layers/{i}/", layer.state_dict(),
+                                    f"layer {i} ({type(layer).__name__})"))
+        out.update(_plain_state("optimizer/", self.optimizer.state_dict(),
+                                f"optimizer {type(self.optimizer).__name__}"))
+        p = self.position
+        out["training/epoch"] = np.array(p.epoch, np.int64)
+        out["training/step"] = np.array(p.step, np.int64)
+        out["training/batch"] = np.array(p.batch, np.int64)
+        out["training/loss_sum"] = np.array(p.loss_sum, np.float64)
+        out["training/epoch_samples"] = np.array(p.epoch_samples, np.int64)
+        out["training/epoch_batches"] = np.array(p.epoch_batches, np.int64)
+        out["training/shuffle_rng"] = np.array(rng_state(self.shuffle_rng))
+        out["training/noise_rng"] = np.array(rng_state(self.noise_rng))
+        if p.epoch_rng is not None:
+            out["training/epoch_rng"] = np.array(p.epoch_rng)
+        return out
+
+
+def _plain_state(prefix: str, state: Any, owner: str) -> dict[str, np.ndarray]:
+    """A component's ``state_dict()`` under ``prefix``, checked to be plain numeric arrays
+    (what a model file can hold), or a ``ValueError`` naming the component and key."""
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{owner}: state_dict() returned {type(state).__name__}, not a dict")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not key or "/" in key:
+            raise ValueError(f"{owner}: state_dict() keys must be non-empty strings without "
+                             f"'/' (got {key!r})")
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
+            raise ValueError(f"{owner} state {key!r} has dtype {array.dtype}; state must be "
+                             "plain numeric arrays")
+        out[prefix + key] = array
     return out

@@ -1,4 +1,4 @@
-"""npframe.plugins.report / format_report: what is registered, by whom, and what failed."""
+"""npframe.diagnostics.report / format_report: what is registered, by whom, and what failed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 import npframe
 from npframe._version import __version__
-from npframe.plugins import PluginReport, format_report, iter_entry_points, report
+from npframe.diagnostics import PluginReport, format_report, report
+from npframe.plugins import iter_entry_points
 from npframe.registry import Registry
 
 
@@ -59,14 +60,14 @@ BUILTINS = [ep for ep in iter_entry_points() if ep.dist.name == "npframe"]
 
 @pytest.fixture
 def registry(monkeypatch) -> Registry:
-    """Built-ins, a good plugin, one clashing with a built-in, one failing to import,
+    """Built-ins, a good plugin, one registering a name twice, one failing to import,
     and one left out by NPFRAME_PLUGINS."""
     monkeypatch.setenv("NPFRAME_PLUGINS", "npframe-good, npframe_clash, npframe-broken")
     eps = [
         *BUILTINS,
         FakeEntryPoint("good", "npframe_good", "npframe-good", "1.0", plugin("double", "twice")),
         FakeEntryPoint("clash", "npframe_clash", "npframe-clash", "0.3",
-                       plugin("triple", "relu")),
+                       plugin("triple", "triple")),
         FakeEntryPoint("broken", "npframe_broken", "npframe-broken", "2.1",
                        ModuleNotFoundError("No module named 'scipy'")),
         FakeEntryPoint("other", "npframe_other", "npframe-other", "0.9", plugin("other")),
@@ -84,7 +85,7 @@ def test_report_lists_components_with_distribution_and_version(registry):
     assert owners[("activation", "double")] == "npframe-good 1.0"
     assert owners[("activation", "twice")] == "npframe-good 1.0"
     assert owners[("activation", "relu")] == f"npframe {__version__}"
-    assert ("activation", "triple") not in owners, "a clashing plugin registers nothing"
+    assert ("activation", "triple") not in owners, "a failing plugin registers nothing"
     assert ("activation", "other") not in owners
     by_kind = rep.by_kind()
     assert list(by_kind) == list(npframe.registry.KINDS)
@@ -105,9 +106,8 @@ def test_report_carries_each_failure_with_its_error(registry):
     rep = report(registry)
     messages = [str(f) for f in rep.failures]
     assert messages == [
-        "npframe plugin 'clash' (npframe-clash 0.3) failed to load: RegistryError: activation "
-        f"'relu' is already registered by npframe {__version__}; npframe-clash 0.3 tried to "
-        "register it again",
+        "npframe plugin 'clash' (npframe-clash 0.3) failed to load: RegistryError: "
+        "npframe-clash 0.3 registers activation 'triple' twice",
         "npframe plugin 'broken' (npframe-broken 2.1) failed to load: ModuleNotFoundError: No "
         "module named 'scipy'",
     ]
@@ -119,9 +119,12 @@ def test_report_to_dict_is_json(registry):
     data = json.loads(json.dumps(report(registry).to_dict()))
     assert data["npframe"] == __version__
     assert data["NPFRAME_PLUGINS"] == "npframe-good, npframe_clash, npframe-broken"
-    assert {"name": "double", "distribution": "npframe-good", "version": "1.0",
+    assert {"name": "double", "qualified_name": "npframe-good:double",
+            "distribution": "npframe-good", "version": "1.0",
             "factory": "test_diagnostics.Double"} in data["components"]["activation"]
-    assert data["failures"][1] == {
+    failure = data["failures"][1]
+    assert failure.pop("traceback").startswith("Traceback (most recent call last)")
+    assert failure == {
         "distribution": "npframe-broken", "version": "2.1", "entry_point": "broken",
         "error": "ModuleNotFoundError: No module named 'scipy'",
         "message": "npframe plugin 'broken' (npframe-broken 2.1) failed to load: "
@@ -134,8 +137,8 @@ def test_format_report_shows_everything(registry):
     text = format_report(report(registry))
     lines = text.splitlines()
     assert lines[0] == f"npframe {__version__}"
-    assert lines[1] == ("NPFRAME_PLUGINS=npframe-good, npframe_clash, npframe-broken: only these "
-                        "distributions (and the built-ins) load")
+    assert lines[1] == ("NPFRAME_PLUGINS=npframe-good, npframe_clash, npframe-broken: only what "
+                        "it selects (and the built-ins) loads")
     assert any(line.split() == ["npframe-good", "1.0", "loaded", "2", "components", "good", "=",
                                 "npframe_good"] for line in lines)
     assert any(line.split()[:3] == ["npframe-other", "0.9", "skipped"] for line in lines)

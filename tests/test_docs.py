@@ -69,7 +69,7 @@ def test_every_hookspec_has_a_heading_with_its_exact_signature(hook):
 # -- built-in components ----------------------------------------------------------------
 KIND_WORDS = {"activation": "activation", "loss": "loss", "initializer": "initiali",
               "optimizer": "optimi", "metric": "metric", "schedule": "schedul",
-              "dataset": "dataset"}
+              "dataset": "dataset", "layer": "layer"}
 
 
 def sections(text: str) -> list[tuple[str, str]]:
@@ -216,7 +216,7 @@ def _clashing_plugin() -> types.ModuleType:
     @npframe.hookimpl
     def npframe_register(registry):
         registry.register("activation", "fancy", _Fancy)
-        registry.register("activation", "relu", _Fancy)
+        registry.register("activation", "fancy", _Fancy)
 
     module.npframe_register = npframe_register
     return module
@@ -235,7 +235,7 @@ def test_diagnostics_quotes_the_real_messages(monkeypatch):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         names = registry.names("activation")
-    assert "fancy" not in names, "a clashing plugin registers none of its components"
+    assert "fancy" not in names, "a failing plugin registers none of its components"
     messages = [str(w.message) for w in caught if w.category is npframe.PluginWarning]
     assert len(messages) == 3
     try:

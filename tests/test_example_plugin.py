@@ -102,9 +102,9 @@ def test_components_are_discovered_and_listed_with_their_distribution(installed)
     site, _ = installed
     out = run_python(site, """
         import json
-        from npframe import plugins
-        report = plugins.report()
-        print(json.dumps({"data": report.to_dict(), "text": plugins.format_report(report)}))
+        from npframe import diagnostics
+        report = diagnostics.report()
+        print(json.dumps({"data": report.to_dict(), "text": diagnostics.format_report(report)}))
     """)
     data, text = out["data"], out["text"]
     found = {(kind, c["name"]): c for kind, items in data["components"].items() for c in items}
@@ -192,14 +192,17 @@ CASES = {"": False, "npframe-example": True, "npframe-other, NPFRAME_example": T
 LIST_OWNERS = """
     import json, os, sys, warnings
     warnings.simplefilter("error")
-    from npframe import plugins
+    from npframe import diagnostics
     from npframe.registry import Registry
     out = {}
     for value in json.loads(sys.argv[1]):
         os.environ["NPFRAME_PLUGINS"] = value   # read when a registry loads its plugins
-        report = plugins.report(Registry())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = diagnostics.report(Registry())
         out[value] = {"owners": sorted({e.owner for e in report.components}),
-                      "status": {d.name: d.status for d in report.distributions}}
+                      "status": {d.name: d.status for d in report.distributions},
+                      "warnings": [str(w.message) for w in caught]}
     print(json.dumps(out))
 """
 
@@ -212,6 +215,9 @@ def test_npframe_plugins_restricts_which_distributions_load(installed):
         assert "npframe" in out[value]["owners"], "the built-ins always load"
         assert out[value]["status"][DIST] == ("loaded" if loaded else "skipped"), value
         assert out[value]["status"]["npframe"] == "loaded"
+        typo = "npframe-other" in value  # names no installed distribution: a warning says so
+        assert [("'npframe-other'" in w and "matches no installed" in w)
+                for w in out[value]["warnings"]] == ([True] if typo else []), value
 
 
 # -- the kit over the example's components, in this process ------------------------------

@@ -21,9 +21,10 @@ MARGIN = 1e-3
 
 
 def pre_activations(net: Network, X: np.ndarray) -> list[np.ndarray]:
+    """Each dense layer's ``z`` (its forward's cache holds ``(x, z, a)``)."""
     zs, a = [], X
-    for layer in net.layers:
-        z, a = layer.forward(a)
+    for layer, params in zip(net.layers, net.loop.params, strict=True):
+        a, (_, z, _) = layer.forward(a, params, training=False)
         zs.append(z.copy())
     return zs
 
@@ -41,7 +42,7 @@ def data_away_from_kinks(net: Network, rng: np.random.Generator, n: int, n_out: 
 def finite_differences(net: Network, X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     """d evaluate / d every weight, by central differences; the weights end unchanged."""
     grads = []
-    for p in net._params:
+    for p in net.loop.parameters:
         g = np.empty_like(p)
         for index in np.ndindex(p.shape):
             saved = p[index]

@@ -41,7 +41,8 @@ def test_python_tour_runs(tmp_path, monkeypatch):
 
 
 def test_plugin_example_passes_the_kit_and_registers():
-    from npframe.registry import RegistrationView, Registry
+    from npframe.plugins import Staging
+    from npframe.registry import Registry
     from npframe.testing import check_activation
 
     code = _block(r"# npframe_swish/plugin.py\n(.*?)```")
@@ -49,8 +50,9 @@ def test_plugin_example_passes_the_kit_and_registers():
     exec(compile(code, "README.md", "exec"), namespace)
     check_activation(namespace["Swish"](beta=1.5))
     registry = Registry(load_plugins=False)
-    view = RegistrationView(registry, "npframe-swish", "1.0")
-    namespace["npframe_register"](view)
-    view._commit()
+    staging = Staging("npframe-swish 1.0", registry.get, registry.names)
+    namespace["npframe_register"](staging)
+    assert [(r.kind, r.name) for r in staging.staged.values()] == [("activation", "my_swish")]
+    for r in staging.staged.values():
+        registry.register(r.kind, r.name, r.factory, owner="npframe-swish")
     assert registry.names("activation") == ["my_swish"]
-    assert registry.entry("activation", "my_swish").provider == "npframe-swish 1.0"

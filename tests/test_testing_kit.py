@@ -33,6 +33,8 @@ from npframe.testing import (
 
 #: Spec parameters for built-ins that need some (the kit cannot guess them).
 REQUIRED_PARAMS = {
+    "layer:dense": {"units": 3, "activation": "tanh"},
+    "layer:dropout": {"rate": 0.3},
     "schedule:cosine": {"epochs": 50},
     "schedule:exponential": {"gamma": 0.9},
     "schedule:step": {"step_size": 3},
@@ -40,6 +42,11 @@ REQUIRED_PARAMS = {
 
 #: Built-ins again with non-default parameters: other code paths, same kit.
 VARIANTS = [
+    ("layer", "dense", {"units": 4, "activation": "relu", "use_bias": False,
+                        "initializer": "glorot_uniform"}),
+    ("layer", "dense", {"units": 2, "activation": "softmax"}),
+    ("layer", "batch_norm", {"momentum": 0.3, "eps": 1e-3}),
+    ("layer", "dropout", {"rate": 0.0}),
     ("activation", "gelu", {"approximate": "tanh"}),
     ("activation", "leaky_relu", {"alpha": 0.2}),
     ("activation", "elu", {"alpha": 0.5}),
@@ -698,8 +705,8 @@ BROKEN_COMPONENTS = [
     pytest.param(
         lambda: check_registered("schedule", "cosine", registry=_builtins),
         r"schedule 'cosine' \(registered by npframe [\d.]+\) cannot be "
-        r"built from the spec \{ name = 'cosine' \}: .*missing a "
-        r"required argument: 'epochs'.*params=",
+        r"built from the spec \{ name = 'cosine' \}: schedule\.epochs: required "
+        r"parameter of 'cosine' is missing.*params=",
         id="check_registered_asks_for_required_parameters",
     ),
     pytest.param(

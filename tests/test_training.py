@@ -19,6 +19,7 @@ from npframe_builtins.optimizers import SGD
 
 import npframe
 from npframe import training
+from npframe.numeric import all_finite, sum_of_squares
 from npframe.registry import Registry
 
 
@@ -93,18 +94,18 @@ def test_layers_narrower_than_the_batch_are_features_by_samples():
 def test_every_memory_order_gives_the_reference_gradients(rng, orders):
     net = npframe.Network.from_spec(spec([3, 5, 4, 2]))
     X, Y = data(rng, 40, 3, 2)
-    ws = training.Workspace(net, 40, orders)
+    ws = net.loop.workspace(40, orders)
     Xo = np.asfortranarray(X) if ws.orders[0] == "F" else X
     Yo = np.asfortranarray(Y) if ws.orders[-1] == "F" else Y
-    loss = training.backprop(net, Xo, Yo, ws)
+    loss = net.loop.backprop(Xo, Yo, None, ws)
     assert loss == pytest.approx(net.evaluate(X, Y), rel=1e-12)
-    for got, want in zip(net._grads, reference_gradients(net, X, Y), strict=True):
+    for got, want in zip(net.loop.gradients, reference_gradients(net, X, Y), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
 
 
 def test_workspace_buffers_follow_the_orders():
     net = npframe.Network.from_spec(spec([2, 4, 300, 3]))
-    ws = training.Workspace(net, 100)
+    ws = net.loop.workspace(100)
     assert ws.orders == ("F", "F", "C", "F")
     assert ws.x.flags.f_contiguous and ws.y.flags.f_contiguous
     assert ws.grad_out.shape == (100, 3) and ws.grad_out.flags.f_contiguous
@@ -118,7 +119,7 @@ def test_a_plain_numpy_plugin_trains_bit_for_bit_like_the_builtin(rng, sizes):
     builtin = npframe.Network.from_spec(spec(sizes))
     plugin = npframe.Network.from_spec(spec(sizes, activation="plain_relu"),
                                        registry=registry)
-    assert builtin.layers[0].in_place and not plugin.layers[0].in_place
+    assert builtin.layers[0].activation.in_place and not plugin.layers[0].activation.in_place
     X, Y = data(rng, 90, 3, 2)
     h1 = builtin.fit(X, Y, epochs=4, batch_size=16)
     h2 = plugin.fit(X, Y, epochs=4, batch_size=16)
@@ -176,10 +177,19 @@ def test_the_fused_sgd_update_is_sgd_bit_for_bit(rng):
 
     registry = Registry()
     registry.register("optimizer", "sgd_subclass", StepOverridden)
-    assert StepOverridden(learning_rate=0.1).plain_step_size() is None
-    assert SGD(learning_rate=0.1, weight_decay=0.1).plain_step_size() is None
-    assert SGD(learning_rate=0.1, clip_norm=1.0).plain_step_size() is None
-    assert SGD(learning_rate=0.1).plain_step_size() == 0.1
+    params = [rng.normal(size=(3, 4)), rng.normal(size=4)]
+    grads = [rng.normal(size=(3, 4)), rng.normal(size=4)]
+    for optimizer in (SGD(learning_rate=0.1), SGD(learning_rate=0.1, weight_decay=0.1),
+                      SGD(learning_rate=0.1, clip_norm=1.0), StepOverridden(learning_rate=0.1)):
+        flat_p, views_p = training.flat_arrays([(3, 4), (4,)], np.float64)
+        flat_g, views_g = training.flat_arrays([(3, 4), (4,)], np.float64)
+        for view, value in zip(views_p + views_g, params + grads, strict=True):
+            view[...] = value
+        expected = [p.copy() for p in params]
+        type(optimizer).step(optimizer, expected, [g.copy() for g in grads])
+        optimizer.step_flat(views_p, views_g, flat_p, flat_g)
+        for got, want in zip(views_p, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
     fused = npframe.Network.from_spec(spec([3, 6, 2]))
     plain = npframe.Network.from_spec(
         spec([3, 6, 2], optimizer={"name": "sgd_subclass", "learning_rate": 0.05}),
@@ -198,7 +208,7 @@ def test_a_shuffled_epoch_is_the_epoch_over_the_permuted_data(rng):
     ordered = npframe.Network.from_spec(spec(sizes))
     X, Y = data(rng, 70, 3, 2)
     twin = np.random.Generator(np.random.PCG64())
-    twin.bit_generator.state = shuffled._shuffle_rng.bit_generator.state
+    twin.bit_generator.state = shuffled.loop.shuffle_rng.bit_generator.state
     perm = twin.permutation(70)
     shuffled.fit(X, Y, epochs=1, batch_size=16, shuffle=True)
     ordered.fit(X[perm], Y[perm], epochs=1, batch_size=16, shuffle=False)
@@ -245,10 +255,10 @@ def test_float32_stays_float32_everywhere(rng):
                                           registry=registry)):
         X, Y = data(rng, 40, 3, 2, "float32")
         net.fit(X, Y, epochs=2, batch_size=8)
-        assert all(p.dtype == np.float32 for p in net._params + net._grads)
-        assert net._flat_params.dtype == net._flat_grads.dtype == np.float32
-        for ws in net._workspaces.values():
-            assert ws.grad_out.dtype == ws.x.dtype == ws.y.dtype == np.float32
+        assert all(p.dtype == np.float32 for p in net.loop.parameters + net.loop.gradients)
+        assert net.loop.flat_params.dtype == net.loop.flat_grads.dtype == np.float32
+        ws = net.loop.workspace(8)
+        assert ws.grad_out.dtype == ws.x.dtype == ws.y.dtype == np.float32
     assert seen and set(seen) == {np.dtype(np.float32)}
 
 
@@ -264,12 +274,14 @@ def test_a_step_allocates_nothing_that_grows_with_the_batch(rng, shuffle):
     for batch in (1024, 4096):
         net = npframe.Network.from_spec(spec([20, 64, 32, 4]))
         X, Y = data(rng, 4 * batch, 20, 4)
-        training.train_epoch(net, X, Y, batch, shuffle, 0)  # warm: workspaces exist
+        batches = training.Batches(net.loop, X, Y, None, batch, shuffle)
+        net.loop.run_epoch(batches)  # warm: workspaces and both rollback snapshots exist
+        net.loop.run_epoch(batches)
         tracemalloc.start()
         try:
             base, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            training.train_epoch(net, X, Y, batch, shuffle, 1)
+            net.loop.run_epoch(batches)
             peaks[batch] = tracemalloc.get_traced_memory()[1] - base
         finally:
             tracemalloc.stop()
@@ -282,44 +294,52 @@ def test_a_step_allocates_nothing_that_grows_with_the_batch(rng, shuffle):
 # -- buffers and helpers ---------------------------------------------------------------
 def test_parameters_are_aligned_views_of_one_flat_buffer():
     net = npframe.Network.from_spec(spec([3, 5, 4, 2], dtype="float32"))
-    for p, g in zip(net._params, net._grads, strict=True):
-        assert np.shares_memory(p, net._flat_params) and np.shares_memory(g, net._flat_grads)
+    for p, g in zip(net.loop.parameters, net.loop.gradients, strict=True):
+        assert np.shares_memory(p, net.loop.flat_params)
+        assert np.shares_memory(g, net.loop.flat_grads)
         assert p.flags.c_contiguous and p.ctypes.data % 64 == 0
-    assert all(layer.W is W for layer, W in zip(net.layers, net._params[0::2], strict=True))
-    net._flat_params[...] = 0  # padding included: the views see it
+    assert [p for layer in net.loop.params for p in layer.values()] == net.loop.parameters
+    net.loop.flat_params[...] = 0  # padding included: the views see it
     assert all(not p.any() for p in net.get_weights())
 
 
 @pytest.mark.parametrize("n", [0, 1, 8191, 8192, 8193, 3 * 8192, 50_000])
 def test_sum_of_squares_is_exact_enough_around_the_chunk_size(rng, n):
     x = rng.normal(size=n)
-    assert training.sum_of_squares(x) == pytest.approx(float(np.sum(x * x)), rel=1e-12)
+    assert sum_of_squares(x) == pytest.approx(float(np.sum(x * x)), rel=1e-12)
 
 
 def test_all_finite_finds_inf_and_nan_and_survives_huge_values():
     x = np.ones(20_000, np.float32)
-    assert training.all_finite(x)
+    assert all_finite(x)
     x[12_345] = np.nan
-    assert not training.all_finite(x)
+    assert not all_finite(x)
     x[12_345] = -np.inf
-    assert not training.all_finite(x)
+    assert not all_finite(x)
     with np.errstate(over="ignore"):
-        assert training.all_finite(np.full(10, 1e30, np.float32))  # squares overflow
+        assert all_finite(np.full(10, 1e30, np.float32))  # squares overflow
 
 
-def test_dense_forward_and_backward_match_the_bound_step(rng):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_dense_forward_and_backward_match_the_bound_step(rng, order):
+    """The bound step is the plain formula on preallocated buffers: in C order bit for
+    bit; in F order BLAS may sum in another order, so to rounding."""
     net = npframe.Network.from_spec(spec([3, 4, 2]))
-    layer = net.layers[0]
+    layer, params = net.layers[0], net.loop.params[0]
     x, grad_a = rng.normal(size=(6, 3)), rng.normal(size=(6, 4))
-    z, a = layer.forward(x)
-    gW, gb, gx = np.empty((3, 4)), np.empty(4), np.empty((6, 3))
-    layer.backward(x, z, a, grad_a, gW, gb, gx)
-    bz, bgW, bgb, bgx = np.empty((6, 4), order="F"), np.empty((3, 4)), np.empty(4), None
-    forward, backward = layer.bind(bz, bz, grad_a.copy(), bgW, bgb, bgx, np.ones(6))
-    np.testing.assert_allclose(forward(x), a, rtol=1e-14)
-    assert backward(x, bz, grad_a.copy()) is None
-    np.testing.assert_allclose(bgW, gW, rtol=1e-13)
-    np.testing.assert_allclose(bgb, gb, rtol=1e-13)
+    a, cache = layer.forward(x, params, training=True)
+    grads = {k: np.empty_like(v) for k, v in params.items()}
+    grad_x = layer.backward(grad_a.copy(), cache, params, grads)
+    bound_grads = {k: np.empty_like(v) for k, v in params.items()}
+    context = npframe.LayerContext(batch=6, dtype=np.dtype(np.float64), input_size=3,
+                                   output_size=4, order=order, input_order=order)
+    forward, backward = layer.bind(params, bound_grads, context)
+    check = (np.testing.assert_array_equal if order == "C"
+             else lambda got, want: np.testing.assert_allclose(got, want, rtol=1e-13))
+    check(forward(x), a)
+    check(backward(x, forward(x), grad_a.copy()), grad_x)
+    for key in params:
+        check(bound_grads[key], grads[key])
 
 
 # -- the benchmark's reference loops ---------------------------------------------------

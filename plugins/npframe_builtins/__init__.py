@@ -12,6 +12,7 @@ from npframe_builtins import (
     activations,
     datasets,
     initializers,
+    layers,
     losses,
     metrics,
     optimizers,
@@ -23,6 +24,7 @@ __all__ = ["npframe_register"]
 
 #: Every built-in: (kind, name, factory).
 COMPONENTS = [
+    *layers.REGISTRY,
     *activations.REGISTRY,
     *losses.REGISTRY,
     *initializers.REGISTRY,

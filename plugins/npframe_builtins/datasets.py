@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from npframe import tutorial as _tutorial
-from npframe.dataset import Dataset
+from npframe import Dataset
+from npframe_builtins import tutorial as _tutorial
 
 __all__ = ["tutorial"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from attrs import field, frozen, validators
 
 from npframe import Loss
-from npframe.training import sum_of_squares
+from npframe.numeric import sum_of_squares
 from npframe_builtins._numeric import log_softmax, sigmoid, softmax, sum_of_products
 
 __all__ = [
@@ -28,65 +28,65 @@ __all__ = [
 ]
 
 
-@frozen
-class MeanSquaredError(Loss):
-    """``mean((y_pred - y_true)**2)`` over samples *and* outputs (PyTorch, Keras)."""
+class _OneFormula(Loss):
+    """A loss written once, as ``value_and_gradient_into``; the other methods derive.
 
-    def value(self, y_true, y_pred):
-        diff = y_pred - y_true
-        return _sum_of_squares(diff) / diff.size
-
-    def gradient(self, y_true, y_pred):
-        diff = y_pred - y_true
-        diff *= 2.0 / diff.size
-        return diff
+    The training loop calls ``value_and_gradient_into`` with its own buffer; ``value``,
+    ``gradient`` and ``value_and_gradient`` run the same code on a fresh array, so they
+    agree with training bit for bit.
+    """
 
     def value_and_gradient(self, y_true, y_pred):
-        diff = y_pred - y_true
-        value = _sum_of_squares(diff) / diff.size
-        diff *= 2.0 / diff.size
-        return value, diff
+        grad = np.empty_like(y_pred)
+        return self.value_and_gradient_into(y_true, y_pred, grad), grad
 
-    # The optional in-place protocol of ``npframe.training``: the gradient goes to ``out``.
+    def value(self, y_true, y_pred):
+        return self.value_and_gradient(y_true, y_pred)[0]
+
+    def gradient(self, y_true, y_pred):
+        return self.value_and_gradient(y_true, y_pred)[1]
+
+    def elementwise(self, y_true, y_pred):
+        """The per-element loss whose mean is ``value`` (elementwise losses)."""
+        raise NotImplementedError
+
+    def sample_losses(self, y_true, y_pred):
+        return np.mean(self.elementwise(y_true, y_pred), axis=1, dtype=np.float64)
+
+
+@frozen
+class MeanSquaredError(_OneFormula):
+    """``mean((y_pred - y_true)**2)`` over samples *and* outputs (PyTorch, Keras)."""
+
     def value_and_gradient_into(self, y_true, y_pred, out):
         diff = np.subtract(y_pred, y_true, out=out)
-        value = _sum_of_squares(diff) / diff.size
+        # BLAS dot products in chunks: about three times faster than np.einsum
+        value = sum_of_squares(diff) / diff.size
         diff *= 2.0 / diff.size
         return value
 
-
-def _sum_of_squares(d: np.ndarray) -> float:
-    """``sum(d**2)`` over contiguous memory of either order, no temporary.
-
-    BLAS dot products in chunks (``npframe.training.sum_of_squares``): about three
-    times faster than ``np.einsum``, and never wakes BLAS threads, which can cost
-    milliseconds on a busy machine (``np.vdot`` on a long array would).
-    """
-    return sum_of_squares(d.ravel(order="K"))
+    def elementwise(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return diff * diff
 
 
 @frozen
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_OneFormula):
     """``mean(|y_pred - y_true|)``; the gradient at a tie is 0 (``sign(0)``)."""
 
-    def value(self, y_true, y_pred):
-        return float(np.mean(np.abs(y_pred - y_true)))
-
-    def gradient(self, y_true, y_pred):
-        grad = np.sign(y_pred - y_true)
-        grad *= 1.0 / grad.size
-        return grad
-
-    def value_and_gradient(self, y_true, y_pred):
-        diff = y_pred - y_true
+    def value_and_gradient_into(self, y_true, y_pred, out):
+        diff = np.subtract(y_pred, y_true, out=out)
         value = float(np.mean(np.abs(diff)))
         np.sign(diff, out=diff)
         diff *= 1.0 / diff.size
-        return value, diff
+        return value
+
+    def elementwise(self, y_true, y_pred):
+        return np.abs(y_pred - y_true)
 
 
 @frozen
-class Huber(Loss):
+class Huber(_OneFormula):
     """Mean of ``0.5 d**2`` for ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``.
 
     With ``d = y_pred - y_true``: PyTorch's ``HuberLoss`` and Keras' ``Huber``,
@@ -96,27 +96,21 @@ class Huber(Loss):
 
     delta: float = field(default=1.0, converter=float, validator=validators.gt(0.0))
 
-    def _elementwise(self, diff):
+    def _elements(self, diff):
         abs_diff = np.abs(diff)
         quadratic = np.minimum(abs_diff, self.delta)
         # 0.5 q**2 + delta * (|d| - q) equals both branches of the piecewise form.
         return quadratic * quadratic * 0.5 + (abs_diff - quadratic) * self.delta
 
-    def value(self, y_true, y_pred):
-        return float(np.mean(self._elementwise(y_pred - y_true)))
-
-    def gradient(self, y_true, y_pred):
-        diff = y_pred - y_true
+    def value_and_gradient_into(self, y_true, y_pred, out):
+        diff = np.subtract(y_pred, y_true, out=out)
+        value = float(np.mean(self._elements(diff)))
         np.clip(diff, -self.delta, self.delta, out=diff)
         diff *= 1.0 / diff.size
-        return diff
+        return value
 
-    def value_and_gradient(self, y_true, y_pred):
-        diff = y_pred - y_true
-        value = float(np.mean(self._elementwise(diff)))
-        np.clip(diff, -self.delta, self.delta, out=diff)
-        diff *= 1.0 / diff.size
-        return value, diff
+    def elementwise(self, y_true, y_pred):
+        return self._elements(y_pred - y_true)
 
 
 def _clip_probabilities(p: np.ndarray) -> np.ndarray:
@@ -126,7 +120,7 @@ def _clip_probabilities(p: np.ndarray) -> np.ndarray:
 
 
 @frozen
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_OneFormula):
     """Mean over samples and outputs of ``-(y log p + (1 - y) log(1 - p))``.
 
     ``y_true`` holds targets in ``[0, 1]`` (one independent binary label per output
@@ -140,6 +134,7 @@ class BinaryCrossentropy(Loss):
     ``(sigmoid(z) - y) / size`` (PyTorch's ``BCEWithLogitsLoss``).
     """
 
+    classification = True
     from_logits: bool = field(default=False, validator=validators.instance_of(bool))
 
     @property
@@ -147,25 +142,29 @@ class BinaryCrossentropy(Loss):
         """What ``y_pred`` holds, for ``npframe.testing``: probabilities unless logits."""
         return "real" if self.from_logits else "probability"
 
-    def value(self, y_true, y_pred):
+    def elementwise(self, y_true, y_pred):
         if self.from_logits:
-            return float(np.mean(np.logaddexp(0.0, y_pred) - y_true * y_pred))
+            return np.logaddexp(0.0, y_pred) - y_true * y_pred
         p = _clip_probabilities(y_pred)
-        return float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
+        return -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
 
-    def gradient(self, y_true, y_pred):
+    def value_and_gradient_into(self, y_true, y_pred, out):
+        value = float(np.mean(self.elementwise(y_true, y_pred)))
         if self.from_logits:
-            grad = sigmoid(y_pred)
-            grad -= y_true
+            np.copyto(out, sigmoid(y_pred))
+            out -= y_true
         else:
             p = _clip_probabilities(y_pred)
-            grad = (p - y_true) / (p * (1 - p))
-        grad *= 1.0 / grad.size
-        return grad
+            np.divide(p - y_true, p * (1 - p), out=out)
+        out *= 1.0 / out.size
+        return value
+
+    def probabilities(self, y_pred):
+        return sigmoid(y_pred) if self.from_logits else y_pred
 
 
 @frozen
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_OneFormula):
     """Mean over rows of ``-sum_k y_k log p_k`` (sum over the classes of a row).
 
     ``y_true`` rows are one-hot or class probabilities. With ``from_logits=False``
@@ -179,6 +178,7 @@ class CategoricalCrossentropy(Loss):
     ``categorical_crossentropy``).
     """
 
+    classification = True
     from_logits: bool = field(default=False, validator=validators.instance_of(bool))
 
     @property
@@ -186,21 +186,27 @@ class CategoricalCrossentropy(Loss):
         """What ``y_pred`` holds, for ``npframe.testing``: probabilities unless logits."""
         return "real" if self.from_logits else "probability"
 
-    def value(self, y_true, y_pred):
-        n = y_pred.shape[0]
-        log_p = log_softmax(y_pred) if self.from_logits else np.log(_clip_probabilities(y_pred))
-        return -sum_of_products(y_true, log_p) / n
+    def _log_p(self, y_pred):
+        return log_softmax(y_pred) if self.from_logits else np.log(_clip_probabilities(y_pred))
 
-    def gradient(self, y_true, y_pred):
+    def sample_losses(self, y_true, y_pred):
+        return -np.sum(y_true * self._log_p(y_pred), axis=1, dtype=np.float64)
+
+    def value_and_gradient_into(self, y_true, y_pred, out):
         n = y_pred.shape[0]
+        value = -sum_of_products(y_true, self._log_p(y_pred)) / n
         if self.from_logits:
-            grad = softmax(y_pred)
-            grad *= y_true.sum(axis=-1, keepdims=True)
-            grad -= y_true
+            np.copyto(out, softmax(y_pred))
+            out *= y_true.sum(axis=-1, keepdims=True)
+            out -= y_true
         else:
-            grad = -y_true / _clip_probabilities(y_pred)
-        grad *= 1.0 / n
-        return grad
+            np.divide(y_true, _clip_probabilities(y_pred), out=out)
+            np.negative(out, out=out)
+        out *= 1.0 / n
+        return value
+
+    def probabilities(self, y_pred):
+        return softmax(y_pred) if self.from_logits else y_pred
 
 
 REGISTRY = [

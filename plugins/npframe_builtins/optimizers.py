@@ -144,14 +144,16 @@ class SGD(_GradientPreprocessing):
             np.multiply(g, lr, out=tmp)
             p -= tmp
 
-    def plain_step_size(self) -> float | None:
-        """Optional protocol of ``npframe.training``: the step size when the update is
-        exactly ``p -= learning_rate * g`` (no clipping, no weight decay, ``step`` not
-        overridden), so the training loop may apply it to all parameters at once."""
-        if (type(self).step is SGD.step and not self.weight_decay
-                and self.clip_norm is None and self.clip_value is None):
-            return self.learning_rate
-        return None
+    def step_flat(self, params, grads, flat_params, flat_grads) -> None:
+        """Without clipping or weight decay the update is ``p -= lr * g`` for every
+        element alike: two operations over the flat buffers (``g *= lr; p -= g``, the
+        same arithmetic as ``step``, bit for bit) instead of two per parameter."""
+        if (type(self).step is not SGD.step or self.weight_decay
+                or self.clip_norm is not None or self.clip_value is not None):
+            self.step(params, grads)
+            return
+        np.multiply(flat_grads, self.learning_rate, out=flat_grads)
+        np.subtract(flat_params, flat_grads, out=flat_params)
 
 
 _KEY = re.compile(r"^(?P<name>[a-z_]+)\.(?P<index>0|[1-9][0-9]*)$")

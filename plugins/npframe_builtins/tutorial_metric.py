@@ -5,7 +5,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from npframe import Metric
-from npframe.tutorial import tutorial_metric
+from npframe_builtins.tutorial import tutorial_metric
 
 __all__ = ["TutorialLoss"]
 
@@ -16,7 +16,7 @@ class TutorialLoss(Metric):
 
     The mean over samples of the L2 norm, over outputs, of half the squared errors.
     npframe reports metrics on the raw target scale; the tutorial's numbers are on its
-    standardized scale, which is what ``npframe.tutorial.parity_network`` trains on.
+    standardized scale, which is what ``npframe_builtins.tutorial.parity_network`` trains on.
     """
 
     greater_is_better = False

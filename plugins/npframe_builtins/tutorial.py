@@ -32,10 +32,8 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from npframe.dataset import Dataset
-from npframe.network import Network
+from npframe import Dataset, Network
 from npframe.registry import Registry
-from npframe.scaler import Standardizer
 
 __all__ = [
     "CASES",
@@ -44,6 +42,7 @@ __all__ = [
     "PARITY_LEARNING_RATE",
     "SIZES",
     "Report",
+    "Scaling",
     "TutorialData",
     "dataset",
     "initial_weights",
@@ -157,7 +156,26 @@ class TutorialData:
     y_train_raw: np.ndarray = field(eq=False)
     X_test_raw: np.ndarray = field(eq=False)
     y_test_raw: np.ndarray = field(eq=False)
-    scaler: Standardizer
+    scaler: Scaling
+
+
+@frozen
+class Scaling:
+    """The tutorial's per-column standardization: training means and population stds."""
+
+    x_mean: np.ndarray = field(eq=False)
+    x_std: np.ndarray = field(eq=False)
+    y_mean: np.ndarray = field(eq=False)
+    y_std: np.ndarray = field(eq=False)
+
+    def transform_x(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.x_mean) / self.x_std
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        return (y - self.y_mean) / self.y_std
+
+    def inverse_y(self, y: np.ndarray) -> np.ndarray:
+        return y * self.y_std + self.y_mean
 
 
 def _column_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +195,7 @@ def load_data(n_samples: int = N_SAMPLES, train_fraction: float = TRAIN_FRACTION
     y_rows = np.ascontiguousarray(targets(ab.T).T)  # (3, n), C order: the tutorial's layout
     x_mean, x_std = _column_stats(ab[:, :n_train])
     y_mean, y_std = _column_stats(y_rows[:, :n_train])
-    scaler = Standardizer(x_mean, x_std, y_mean, y_std)
+    scaler = Scaling(x_mean, x_std, y_mean, y_std)
     X_raw, y_raw = ab.T.copy(), y_rows.T.copy()
     X, y = scaler.transform_x(X_raw), scaler.transform_y(y_raw)
     return TutorialData(
@@ -352,10 +370,6 @@ def report(net: Network, data: TutorialData | None = None, cases: Any = CASES) -
 
 def _dead_units(net: Network, X: np.ndarray) -> tuple[int, ...]:
     """Per hidden layer, how many units output zero for every row of ``X``."""
-    counts = []
-    a = np.asarray(X, dtype=net.dtype)
-    for layer in net.layers[:-1]:
-        _, a = layer.forward(a)
-        counts.append(int(np.sum(np.all(a == 0, axis=0))))
-    return tuple(counts)
+    outputs = net.activations(np.asarray(X, dtype=net.dtype), scaled=True)[:-1]
+    return tuple(int(np.sum(np.all(a == 0, axis=0))) for a in outputs)
 
