@@ -402,7 +402,7 @@ def plugin_relu_classes() -> dict[str, type]:
 
     ``plain_relu`` has only the contract's two methods (every call allocates its
     result, and ``np.maximum(z, 0)`` takes NumPy's slower scalar path);
-    ``plugin_relu`` adds the optional in-place protocol of ``npframe.layer``, as the
+    ``plugin_relu`` adds the in-place variants declared on ``npframe.Activation``, as the
     built-in ReLU does, in the same few lines of NumPy.
     """
     import npframe
@@ -743,7 +743,7 @@ def memory_child(name: str, batch: int, threads: int) -> dict[str, Any]:
                   peak_rss_process_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     # Transient allocations (tracemalloc sees NumPy's array data): the peak above the
     # steady state, over one whole epoch through the public API, and over the steps
-    # alone (for npframe: training.train_epoch, i.e. without fit's one-off checks).
+    # alone (for npframe: TrainingLoop.run_epoch, i.e. without fit's one-off checks).
     tracemalloc.start()
     base, _ = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
@@ -751,16 +751,19 @@ def memory_child(name: str, batch: int, threads: int) -> dict[str, Any]:
     _, peak = tracemalloc.get_traced_memory()
     result["transient_epoch_bytes"] = peak - base
     if isinstance(impl, Npframe):
-        from npframe import training
+        from npframe.training import Batches
 
-        # What fit prepares once (batch views, targets in the output layer's order)
-        # is built by the first call; the second is the steady state.
-        training.train_epoch(impl.net, impl.X, impl.Y, batch, False, 0)
+        # What fit prepares once (batch views, targets in the output layer's order) is
+        # built here; the first epoch also makes the rollback snapshots, the second is
+        # the steady state.
+        loop = impl.net.loop
+        batches = Batches(loop, impl.X, impl.Y, None, batch, False)
+        loop.run_epoch(batches)
+        loop.run_epoch(batches)
         base, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        training.train_epoch(impl.net, impl.X, impl.Y, batch, False, 0)
+        loop.run_epoch(batches)
         _, peak = tracemalloc.get_traced_memory()
-        impl.net._train_data = None
         result["transient_steps_bytes"] = peak - base
     else:
         result["transient_steps_bytes"] = result["transient_epoch_bytes"]

@@ -387,18 +387,23 @@ class Network:
         hooks.call("on_train_begin", {"epochs": epochs, "initial_epoch": self.epoch,
                                       "steps_per_epoch": len(batches), "plan": plan})
         caller_errstate = np.geterr()
-        # NumPy's floating-point warnings are silenced for the loop, once: a blow-up is
-        # reported as a DivergenceError instead. Callbacks run under the caller's settings.
+
+        def call(hook: str, *args: Any) -> None:  # callbacks run under the caller's settings
+            if hooks.callbacks:
+                with np.errstate(**caller_errstate):
+                    hooks.call(hook, *args)
+
+        # NumPy's floating-point warnings are silenced for the loop, once (entering
+        # errstate per epoch costs more than a small epoch's step): a blow-up is
+        # reported as a DivergenceError instead.
         with deferred_interrupt() as flag, np.errstate(all="ignore"):
             for _ in range(epochs):
                 epoch = self.epoch
-                with np.errstate(**caller_errstate):
-                    hooks.call("on_epoch_begin", epoch, {"step": loop.position.step})
+                call("on_epoch_begin", epoch, {"step": loop.position.step})
                 loss = loop.run_epoch(batches, flag, hooks.batch_begin, hooks.batch_end)
                 logs = self._epoch_logs(loss, data)
                 history.record(epoch, logs)
-                with np.errstate(**caller_errstate):
-                    hooks.call("on_epoch_end", epoch, logs)
+                call("on_epoch_end", epoch, logs)
                 if flag.requested:
                     raise KeyboardInterrupt
                 if self.stop_training:

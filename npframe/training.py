@@ -189,7 +189,7 @@ def deferred_interrupt() -> Iterator[InterruptFlag]:
 
 
 # -- position and snapshots ---------------------------------------------------------------
-@attrs.define
+@attrs.define(slots=True)
 class Position:
     """Where the run is: what a resume needs besides weights and optimizer state."""
 
@@ -207,19 +207,27 @@ class Position:
     epoch_samples: int = 0
     epoch_batches: int = 0
 
+    def copy(self) -> Position:
+        return Position(self.epoch, self.step, self.batch, self.loss_sum, self.epoch_rng,
+                        self.epoch_samples, self.epoch_batches)
 
-@attrs.define
+
 class _Snapshot:
-    params: np.ndarray
-    optimizer: dict[str, np.ndarray] = attrs.field(factory=dict)
-    layers: list[dict[str, np.ndarray]] = attrs.field(factory=list)
-    shuffle: str = ""
-    noise: str = ""
-    position: Position = attrs.field(factory=Position)
+    """The whole training state at one moment; the parameter buffer is reused."""
+
+    __slots__ = ("layers", "noise", "optimizer", "params", "position", "shuffle")
+
+    def __init__(self, like: np.ndarray) -> None:
+        self.params = np.empty_like(like)
+        self.optimizer: dict[str, np.ndarray] = {}
+        self.layers: list[dict[str, np.ndarray]] = []
+        self.shuffle: dict[str, Any] = {}
+        self.noise: dict[str, Any] = {}
+        self.position = Position()
 
 
 def _copies(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.array(v, copy=True) for k, v in state.items()}
+    return {k: np.array(v, copy=True) for k, v in state.items()} if state else {}
 
 
 # -- workspaces ------------------------------------------------------------------------------
@@ -330,8 +338,9 @@ class TrainingLoop:
         self.parameters = param_views
         self.gradients = grad_views
         self._workspaces: dict[tuple[int, tuple[str, ...]], Workspace] = {}
-        #: Rollback slots: the segment's start, the last verified state (see ``_verified``).
-        self._current: _Snapshot | None = None
+        #: Two rollback slots, reused: the epoch's (or segment's) start, and the last state
+        #: verified to have a finite loss (see ``_verified``).
+        self._slots: list[_Snapshot] = []
         self._good: _Snapshot | None = None
         self._epoch_start: _Snapshot | None = None
 
@@ -486,14 +495,15 @@ class TrainingLoop:
     _reference: float | None = None
 
     def start_run(self) -> None:
-        """Forget the previous ``fit``'s reference loss and snapshots."""
+        """Forget the previous ``fit``'s reference loss and verified state (the snapshot
+        buffers stay allocated: a large model is not reallocated per ``fit``)."""
         self._reference = None
         self._limit = math.inf
-        self._current = self._good = self._epoch_start = None
+        self._good = self._epoch_start = None
 
     def _verified(self, loss: float) -> None:
         """The first batch of a segment checked out: its starting state is good."""
-        self._good, self._current = self._current, self._good
+        self._good = self._epoch_start
         if self._reference is None:
             self._reference = loss
             self._limit = DIVERGENCE_FACTOR * max(abs(loss), 1.0)
@@ -518,16 +528,16 @@ class TrainingLoop:
     # -- snapshots ------------------------------------------------------------------------
     def _take_snapshot(self) -> None:
         """Copy the whole training state into the slot not holding the last good one."""
-        slot = self._current
-        if slot is None or slot is self._good:
-            slot = _Snapshot(np.empty_like(self.flat_params))
+        if len(self._slots) < 2 or self._slots[0].params.shape != self.flat_params.shape:
+            self._slots = [_Snapshot(self.flat_params), _Snapshot(self.flat_params)]
+        slot = self._slots[1] if self._slots[0] is self._good else self._slots[0]
         np.copyto(slot.params, self.flat_params)
         slot.optimizer = _copies(self.optimizer.state_dict())
         slot.layers = [_copies(layer.state_dict()) for layer in self.layers]
-        slot.shuffle = rng_state(self.shuffle_rng)
-        slot.noise = rng_state(self.noise_rng)
-        slot.position = attrs.evolve(self.position)
-        self._current = self._epoch_start = slot
+        slot.shuffle = self.shuffle_rng.bit_generator.state
+        slot.noise = self.noise_rng.bit_generator.state
+        slot.position = self.position.copy()
+        self._epoch_start = slot
 
     def _restore(self, snapshot: _Snapshot | None) -> None:
         if snapshot is None:
@@ -536,9 +546,9 @@ class TrainingLoop:
         self.optimizer.load_state_dict(_copies(snapshot.optimizer))
         for layer, state in zip(self.layers, snapshot.layers, strict=True):
             layer.load_state_dict(_copies(state))
-        set_rng_state(self.shuffle_rng, snapshot.shuffle, "shuffle")
-        set_rng_state(self.noise_rng, snapshot.noise, "noise")
-        self.position = attrs.evolve(snapshot.position)
+        self.shuffle_rng.bit_generator.state = snapshot.shuffle
+        self.noise_rng.bit_generator.state = snapshot.noise
+        self.position = snapshot.position.copy()
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -21,11 +21,11 @@ MARGIN = 1e-3
 
 
 def pre_activations(net: Network, X: np.ndarray) -> list[np.ndarray]:
-    """Each dense layer's ``z`` (its forward's cache holds ``(x, z, a)``)."""
+    """Each dense layer's ``z = x @ W + b``."""
     zs, a = [], X
     for layer, params in zip(net.layers, net.loop.params, strict=True):
-        a, (_, z, _) = layer.forward(a, params, training=False)
-        zs.append(z.copy())
+        zs.append(a @ params["W"] + params["b"])
+        a, _ = layer.forward(a, params, training=False)
     return zs
 
 

@@ -48,31 +48,46 @@ def _real(value: Any) -> float:
 
 
 # -- dense ------------------------------------------------------------------------------
-def _dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, z: np.ndarray,
-                   ) -> np.ndarray:
-    """``z = x @ W + b`` into ``z``; the bias is added along ``z``'s contiguous axis."""
-    np.matmul(x, W, out=z)
-    if b is not None:
-        if z.flags.c_contiguous:
-            np.add(z, b, out=z)
-        else:  # an F-order buffer as (units, n) + (units, 1): a few long rows
-            np.add(z.T, b[:, None], out=z.T)
-    return z
+def _dense_step(W: np.ndarray, b: np.ndarray | None, grad_W: np.ndarray,
+                grad_b: np.ndarray | None, activation: Activation, n: int, order: str,
+                input_order: str, input_grad: bool) -> tuple[Any, Any]:
+    """The dense formula, written once: ``forward(x) -> a`` and ``backward(x, a, grad_a)
+    -> grad_x`` over buffers for batches of ``n``, everything looked up once.
 
-
-def _dense_backward(x: np.ndarray, g: np.ndarray, W: np.ndarray, ones: np.ndarray,
-                    grad_W: np.ndarray, grad_b: np.ndarray | None,
-                    grad_x: np.ndarray | None) -> np.ndarray | None:
-    """The gradients of ``z = x @ W + b`` from ``g = dL/dz``, into the given buffers.
-
-    The bias gradient is ``ones @ g``, which BLAS does several times faster than a sum.
+    ``z = x @ W + b``, the bias added along ``z``'s contiguous axis (an F-order buffer
+    as ``(units, n) + (units, 1)``: a few long rows); ``grad_W = x.T @ g``, ``grad_b =
+    ones @ g`` (BLAS does it several times faster than a sum) and ``grad_x = g @ W.T``,
+    with ``g = dL/dz`` from the activation. With an ``in_place`` activation ``z`` holds
+    the activation and its backward overwrites ``grad_a``: one buffer instead of three.
     """
-    np.matmul(x.T, g, out=grad_W)
-    if grad_b is not None:
-        np.matmul(ones, g, out=grad_b)
-    if grad_x is not None:
-        np.matmul(g, W.T, out=grad_x)
-    return grad_x
+    units, dtype = W.shape[1], W.dtype
+    z = np.empty((n, units), dtype, order=order)
+    in_place = activation.in_place
+    a_out = z if in_place else np.empty((n, units), dtype, order=order)
+    grad_z = None if in_place else np.empty((n, units), dtype, order=order)
+    grad_x = np.empty((n, W.shape[0]), dtype, order=input_order) if input_grad else None
+    ones = np.ones(n, dtype)
+    WT = W.T
+    forward_into, backward_into = activation.forward_into, activation.backward_into
+    z_rows, b_rows = (z, b) if order == "C" or b is None else (z.T, b[:, None])
+    matmul, add = np.matmul, np.add
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        matmul(x, W, out=z)
+        if b_rows is not None:
+            add(z_rows, b_rows, out=z_rows)
+        return forward_into(z, a_out)
+
+    def backward(x: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray | None:
+        g = backward_into(z, a, grad_a, grad_a if grad_z is None else grad_z)
+        matmul(x.T, g, out=grad_W)
+        if grad_b is not None:
+            matmul(ones, g, out=grad_b)
+        if grad_x is not None:
+            matmul(g, WT, out=grad_x)
+        return grad_x
+
+    return forward, backward
 
 
 @define(eq=False)
@@ -110,44 +125,27 @@ class Dense(Layer):
         W[...] = drawn
 
     def forward(self, x, params, *, training, rng=None):
-        z = _dense_forward(x, params["W"], params.get("b"),
-                           np.empty((x.shape[0], self.units), params["W"].dtype))
-        a = self.activation.forward(z)
-        return a, (x, z, a)
+        """The bound step on fresh buffers; the cache is its backward and gradients."""
+        W, b = params["W"], params.get("b")
+        grad_W = np.empty_like(W)
+        grad_b = None if b is None else np.empty_like(b)
+        forward, backward = _dense_step(W, b, grad_W, grad_b, self.activation, x.shape[0],
+                                        "C", "C", True)
+        a = forward(x)
+        return a, (x, a, backward, grad_W, grad_b)
 
     def backward(self, grad_y, cache, params, grads):
-        x, z, a = cache
-        W = params["W"]
-        g = self.activation.backward(z, a, grad_y)
-        grad_x = np.empty((g.shape[0], W.shape[0]), W.dtype)
-        return _dense_backward(x, g, W, np.ones(g.shape[0], W.dtype), grads["W"],
-                               grads.get("b"), grad_x)
+        x, a, backward, grad_W, grad_b = cache
+        grad_x = backward(x, a, grad_y.copy())
+        grads["W"][...] = grad_W
+        if grad_b is not None:
+            grads["b"][...] = grad_b
+        return grad_x
 
     def bind(self, params, grads, context: LayerContext):
-        """Forward and backward on buffers of this workspace, nothing allocated per step.
-
-        With an ``in_place`` activation the layer keeps one buffer: the activation
-        overwrites ``z`` and its backward overwrites ``grad_y``.
-        """
-        W, b = params["W"], params.get("b")
-        grad_W, grad_b = grads["W"], grads.get("b")
-        activation = self.activation
-        forward_into, backward_into = activation.forward_into, activation.backward_into
-        in_place = activation.in_place
-        z = context.empty(self.units)
-        a_out = z if in_place else context.empty(self.units)
-        grad_z = None if in_place else context.empty(self.units)
-        grad_x = context.empty_input(W.shape[0]) if context.input_grad else None
-        ones = np.ones(context.batch, W.dtype)
-
-        def forward(x: np.ndarray) -> np.ndarray:
-            return forward_into(_dense_forward(x, W, b, z), a_out)
-
-        def backward(x: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray | None:
-            g = backward_into(z, a, grad_a, grad_a if grad_z is None else grad_z)
-            return _dense_backward(x, g, W, ones, grad_W, grad_b, grad_x)
-
-        return forward, backward
+        return _dense_step(params["W"], params.get("b"), grads["W"], grads.get("b"),
+                           self.activation, context.batch, context.order,
+                           context.input_order, context.input_grad)
 
 
 # -- dropout ----------------------------------------------------------------------------
