@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -125,6 +126,8 @@ def test_exactly_the_project_files_are_written(tmp_path, builtins_registry, kind
     for rel in expected:
         text = (made.path / rel).read_text(encoding="utf-8")
         assert not re.search(r"\{\{\w+\}\}", text), f"{rel}: a placeholder was not filled"
+    links = re.findall(r"\]\(([^)]+)\)", (made.path / "README.md").read_text(encoding="utf-8"))
+    assert not links, f"the README links {links}, which do not exist in a new project"
 
 
 def test_the_default_folder_is_the_distribution_name(tmp_path, monkeypatch, builtins_registry):
@@ -209,9 +212,9 @@ def test_the_command_writes_the_project_and_says_what_next(tmp_path, capsys):
                  "--dir", str(tmp_path / "my plugin")]) == 0
     out, err = capsys.readouterr()
     first, *rest = out.splitlines()
-    assert first.startswith(f"created '{tmp_path / 'my plugin'}': npframe-adamax, with the "
-                            "optimizer 'adamax' (npframe_adamax.optimizers.Adamax: a working "
-                            "Adamax")
+    assert first == (f"created '{tmp_path / 'my plugin'}' (npframe-adamax) with the optimizer "
+                     "'adamax' (npframe_adamax.optimizers.Adamax: a working Adamax to make your "
+                     "own)")
     assert "  src/npframe_adamax/optimizers.py" in rest
     assert rest[-4:] == ["next:", f"  cd '{tmp_path / 'my plugin'}'",
                          '  pip install -e ".[test]"', "  pytest"]
@@ -222,7 +225,7 @@ def test_the_command_prints_notes_on_stderr(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["new-plugin", "mish"]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("created mish: mish, with the activation 'mish'")
+    assert out.startswith("created mish with the activation 'mish' (mish.activations.Mish")
     assert err.startswith("npframe: note: plugin distributions are named npframe-<thing>")
 
 
@@ -253,6 +256,32 @@ def test_an_existing_folder_is_exit_2(tmp_path, capsys):
 def test_an_unknown_kind_is_a_usage_error(capsys):
     assert main(["new-plugin", "npframe-mish", "--kind", "layer"]) == 2
     assert "argument --kind: invalid choice: 'layer'" in capsys.readouterr().err
+
+
+# -- the docs show what the command does --------------------------------------------------
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_the_scaffold_section_of_writing_plugins_works_as_written(tmp_path, monkeypatch):
+    text = (DOCS / "plugins" / "writing-plugins.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- scaffold -->\n```console\n(.*?)```", text, re.S).group(1)
+    command = block.splitlines()[0].removeprefix("$ npframe ").split()
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 0
+    section = text[text.index("## Start from the scaffold"):text.index("## The example plugin")]
+    for path in files_under(tmp_path / "npframe-mish"):
+        assert Path(path).name in section, path
+    for kind, info in KINDS.items():
+        row = rf"^\| `{kind}`[^|]*\| {re.escape(info.example)}"
+        assert re.search(row, section, re.M), f"the table of kinds lacks {kind}: {info.example}"
+
+
+def test_the_cli_docs_show_the_real_output(tmp_path, monkeypatch, capsys):
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    example = re.search(r"```console\n\$ (npframe new-plugin [^\n]*)\n(.*?)```", text, re.S)
+    monkeypatch.chdir(tmp_path)
+    assert main(example.group(1).split()[1:]) == 0
+    assert capsys.readouterr().out == example.group(2)
 
 
 # -- ruff: the generated code is lint-clean, also for names at the edges -----------------
@@ -435,3 +464,21 @@ def test_the_readme_spec_trains_as_written(installed, tmp_path):
                   tmp_path)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert (tmp_path / "net.npz").is_file()
+
+
+@pytest.mark.slow
+def test_npframes_wheel_ships_every_template(tmp_path):
+    """The templates are package data: a wheel built from the checkout must hold them."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+           "--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet",
+           "--wheel-dir", str(tmp_path), str(root)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = tmp_path.glob("npframe-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n for n in archive.namelist() if n.startswith("npframe/scaffold/templates/")}
+    templates = Path(str(resources.files("npframe.scaffold") / "templates"))
+    expected = {f"npframe/scaffold/templates/{p.relative_to(templates).as_posix()}"
+                for p in templates.rglob("*.tmpl")}
+    assert shipped == expected

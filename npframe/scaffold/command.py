@@ -58,7 +58,8 @@ def _cmd_new_plugin(args: argparse.Namespace, out: IO[str]) -> int:
         print(f"npframe: note: {note}", file=sys.stderr)
     shown = shlex.quote(args.directory if args.directory is not None else made.names.distribution)
     names, info = made.names, KINDS[made.kind]
-    print(f"created {shown}: {names.distribution}, with the {made.kind} '{names.component}' "
+    what = shown if shown == names.distribution else f"{shown} ({names.distribution})"
+    print(f"created {what} with the {made.kind} '{names.component}' "
           f"({names.package}.{info.module}.{names.cls}: a working {info.example} to make "
           "your own)", file=out)
     for rel in made.files:
