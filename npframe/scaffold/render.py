@@ -122,6 +122,7 @@ def _requirement() -> str:
 
 
 def _spec(kind: str, line: str) -> str:
+    """The README's spec: ``line`` replaces the default for ``kind``, or is added to it."""
     lines = dict(_SPEC_LINES)
     extra = ""
     if kind in lines:
