@@ -30,6 +30,7 @@ from npframe._version import __version__
 from npframe.assembly import assemble
 from npframe.errors import NpframeError, PluginWarning, SpecError
 from npframe.kinds import KINDS
+from npframe.scaffold import add_parser as _add_new_plugin_parser
 from npframe.summary import describe_component, layer_table, table
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--verbose", "-v", action="store_true",
                          help="show each failed plugin's whole traceback")
     plugins.set_defaults(handler=_cmd_plugins)
+    _add_new_plugin_parser(sub)
     return parser
 
 

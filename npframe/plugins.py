@@ -11,8 +11,9 @@ is registered entirely or not at all.
 
 Where plugins come from: the distributions installed on ``sys.path``, except those
 found in the current working folder when it is on ``sys.path`` only because Python
-put it there (``python -c``, ``python -m``, a REPL, a notebook): a downloaded model
-next to a crafted ``evil-1.0.dist-info`` must not run code. Environment variables:
+put it there (``python -c``, ``python -m``, a REPL, a notebook) and ``PYTHONPATH``
+does not name it: a downloaded model next to a crafted ``evil-1.0.dist-info`` must not
+run code. Environment variables:
 
 * ``NPFRAME_PLUGINS``: comma-separated distribution names to load (the built-ins
   always load); ``-name`` entries exclude a distribution and may stand alone
@@ -107,20 +108,26 @@ class PluginSource:
         return cls(name, version, ep.name, ep.value, ep)
 
 
-def _is_working_folder(entry: str) -> bool:
-    """Whether a ``sys.path`` entry is the current working folder.
-
-    Python puts it there by itself under ``python -c``, ``python -m``, a REPL and
-    notebooks (as ``''`` or spelled out), which is how a crafted ``*.dist-info`` lying
-    next to a downloaded model would get its code run. Plugins are installed
-    distributions; the working folder is never searched for them.
-    """
-    if entry in ("", "."):
-        return True
+def _same_folder(a: str, b: str) -> bool:
     try:
-        return os.path.samefile(entry, os.getcwd())
+        return os.path.samefile(a or ".", b)
     except OSError:
         return False
+
+
+def _is_working_folder(entry: str) -> bool:
+    """Whether a ``sys.path`` entry is the current working folder, put there by Python.
+
+    Python adds it by itself under ``python -c``, ``python -m``, a REPL and notebooks
+    (as ``''`` or spelled out), which is how a crafted ``*.dist-info`` lying next to a
+    downloaded model would get its code run. Plugins are installed distributions; the
+    working folder is searched only when ``PYTHONPATH`` names it explicitly.
+    """
+    cwd = os.getcwd()
+    if not (entry in ("", ".") or _same_folder(entry, cwd)):
+        return False
+    requested = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return not any(_same_folder(p, cwd) for p in requested)
 
 
 def _search_path() -> list[str]:

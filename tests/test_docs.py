@@ -258,3 +258,10 @@ def test_the_plugin_pages_link_to_each_other_and_exist():
         text = read(PLUGIN_DOCS / page)
         for target in re.findall(r"\]\(([^)#]+\.md)\)", text):
             assert (PLUGIN_DOCS / target).resolve().is_file(), f"{page} links to {target}"
+
+
+def test_the_example_readme_has_no_relative_links():
+    """Authors copy the example's folder elsewhere, where ``../../docs/...`` leads nowhere."""
+    readme = read(EXAMPLE / "README.md")
+    relative = [t for t in re.findall(r"\]\(([^)]+)\)", readme) if "://" not in t]
+    assert not relative, f"plugins/npframe-example-plugin/README.md links {relative}"
