@@ -136,7 +136,8 @@ def test_file_errors(tmp_path):
         load_data(write(tmp_path, "a\n1\n", "data.txt"))
     path = tmp_path / "latin.csv"
     path.write_bytes("a,é\n1,2\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin\.csv: not UTF-8 text"):
+    with pytest.raises(DataError, match=r"latin\.csv:1: not UTF-8 text \(invalid continuation "
+                       r"byte: 0xe9 at byte offset 2\)"):
         load_data(path)
 
 
