@@ -14,14 +14,18 @@ Which columns are targets:
 - Otherwise every column is an input and ``y`` has shape ``(n, 0)``.
 
 An ``.npz`` file holds ``X`` and (optionally) ``y`` members itself.
+
+Files are read by ``npframe.csvfile`` and ``npframe.archive``: nothing is unpickled,
+pipes and devices are refused, and ``.npy``/``.npz`` headers are checked against the
+file and against a memory budget (half of what this process can get, counting the
+float64 copy) before any array is allocated.
 """
 
 from __future__ import annotations
 
-import csv
+import math
 import os
 import re
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +33,11 @@ from typing import Any
 import numpy as np
 
 from npframe._names import unknown
+from npframe.archive import HeaderCheck, list_npz, read_npy, read_npz
+from npframe.csvfile import read_csv
 from npframe.dataset import Dataset
 from npframe.errors import DataError
+from npframe.memory import format_bytes, memory_budget
 
 __all__ = ["SUFFIXES", "Targets", "load_data", "parse_targets"]
 
@@ -94,9 +101,10 @@ def load_data(
         kind = path.suffix or "(none)"
         msg = f"{path}: unsupported data file type {kind!r}; use .csv, .npy or .npz"
         raise DataError(msg)
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "no such file"
-        raise DataError(f"{path}: {what}")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a file")
     if suffix == ".npz":
         if targets is not None:
             msg = (
@@ -111,114 +119,31 @@ def load_data(
         table = _read_npy(path)
         header: list[str] = []
     else:
-        header, table = _read_csv(path, delimiter)
+        csv_table = read_csv(path, delimiter=delimiter)
+        header, table = list(csv_table.header), csv_table.numbers
     return _split(path, header, table, parse_targets(targets), n_features)
 
 
-# -- CSV ---------------------------------------------------------------------------------
-def _read_csv(path: Path, delimiter: str) -> tuple[list[str], np.ndarray]:
-    """The header and the numeric table; errors carry ``file:line:column``."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=delimiter, strict=True)
-            header: list[str] | None = None
-            header_line = 0
-            rows: list[list[str]] = []
-            lines: list[int] = []
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue  # blank lines carry nothing
-                if header is None:
-                    header, header_line = [cell.strip() for cell in row], reader.line_num
-                    continue
-                if len(row) != len(header):
-                    column = min(len(row), len(header)) + 1
-                    msg = (
-                        f"{path}:{reader.line_num}:{column}: row has {len(row)} "
-                        f"{'cell' if len(row) == 1 else 'cells'} but the header has "
-                        f"{len(header)} columns"
-                    )
-                    raise DataError(msg)
-                rows.append(row)
-                lines.append(reader.line_num)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
-        raise DataError(msg) from None
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
-    if header is None:
-        raise DataError(f"{path}: empty file; expected a header row and rows of numbers")
-    _check_header(path, header, header_line)
-    if not rows:
-        raise DataError(f"{path}: no data rows after the header (line {header_line})")
-    return header, _to_numbers(path, rows, lines)
-
-
-def _check_header(path: Path, header: list[str], line: int) -> None:
-    if all(_is_number(cell) for cell in header):
-        msg = (
-            f"{path}:{line}: the first row holds numbers, not column names; add a header "
-            "row naming the columns"
-        )
-        raise DataError(msg)
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header):
-        if not name:
-            raise DataError(f"{path}:{line}:{i + 1}: empty column name in the header")
-        if name in seen:
-            msg = (
-                f"{path}:{line}:{i + 1}: duplicate column name {name!r} "
-                f"(also column {seen[name] + 1})"
-            )
-            raise DataError(msg)
-        seen[name] = i
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _to_numbers(path: Path, rows: list[list[str]], lines: list[int]) -> np.ndarray:
-    """Convert all at once; on failure, find the first bad cell for the message."""
-    try:
-        table = np.array(rows, dtype=str).astype(np.float64)
-    except ValueError:
-        table = None
-    if table is None or not np.isfinite(table).all():
-        for r, row in enumerate(rows):
-            for c, cell in enumerate(row):
-                where = f"{path}:{lines[r]}:{c + 1}"
-                text = cell.strip()
-                if not text:
-                    raise DataError(f"{where}: empty cell; every cell must hold a number")
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise DataError(f"{where}: could not convert {text!r} to a number") from None
-                if not np.isfinite(value):
-                    msg = f"{where}: {text!r} is not a finite number; remove or impute it"
-                    raise DataError(msg)
-    return table
-
-
 # -- NumPy files ---------------------------------------------------------------------------
-def _load_npy(path: Path, source: Any, what: str) -> np.ndarray:
-    try:
-        array = np.load(source, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            msg = f"{path}: {what} holds Python objects; only numeric arrays are read"
-            raise DataError(msg) from None
-        raise DataError(f"{path}: {what} is not a valid .npy array: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read {what}: {exc}") from None
-    return _numeric(path, array, what)
+def _fits_as_float64(path: Path, budget: int) -> HeaderCheck:
+    """A header check: the arrays, and their float64 copies, must fit in ``budget``.
+
+    Run before each array is allocated, so a header declaring terabytes is refused there.
+    """
+    used = 0
+
+    def check(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        nonlocal used
+        n = math.prod(shape)
+        used += n * dtype.itemsize + (0 if dtype == np.float64 else 8 * n)
+        if used > budget:
+            what = f"member {name!r}" if path.suffix.lower() == ".npz" else "the array"
+            msg = (f"{path}: {what} (shape {shape} of {dtype}) needs {format_bytes(used)} "
+                   f"as float64 data, more than the {format_bytes(budget)} a data file may "
+                   "take here (half of the memory this process can get)")
+            raise DataError(msg)
+
+    return check
 
 
 def _numeric(path: Path, array: np.ndarray, what: str) -> np.ndarray:
@@ -239,7 +164,10 @@ def _numeric(path: Path, array: np.ndarray, what: str) -> np.ndarray:
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    array = _load_npy(path, path, "the array")
+    budget = memory_budget()
+    array = read_npy(path, error=DataError, max_bytes=budget,
+                     check_header=_fits_as_float64(path, budget))
+    array = _numeric(path, array, "the array")
     if array.ndim != 2:
         msg = f"{path}: expected a 2-D array (samples, columns), got shape {array.shape}"
         raise DataError(msg)
@@ -249,28 +177,19 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from None
-    with archive:
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: not an .npz archive (it holds a single array)")
-        members = list(archive.files)
-        if "X" not in members:
-            msg = (
-                f"{path}: missing member 'X' (members: {', '.join(members) or '(none)'}); "
-                "save with np.savez(path, X=X, y=y)"
-            )
-            raise DataError(msg)
-        try:
-            X = _numeric(path, archive["X"], "member 'X'")
-            y = _numeric(path, archive["y"], "member 'y'") if "y" in members else None
-        except ValueError as exc:
-            if isinstance(exc, DataError):
-                raise
-            msg = f"{path}: a member holds Python objects; only numeric arrays are read"
-            raise DataError(msg) from None
+    budget = memory_budget()
+    arrays = read_npz(path, error=DataError, max_total_bytes=budget,
+                      member_ok={"X", "y"}.__contains__,
+                      check_header=_fits_as_float64(path, budget))
+    if "X" not in arrays:
+        members = [m.name for m in list_npz(path, error=DataError)]
+        msg = (
+            f"{path}: missing member 'X' (members: {', '.join(members) or '(none)'}); "
+            "save with np.savez(path, X=X, y=y)"
+        )
+        raise DataError(msg)
+    X = _numeric(path, arrays["X"], "member 'X'")
+    y = _numeric(path, arrays["y"], "member 'y'") if "y" in arrays else None
     if X.ndim != 2:
         msg = f"{path}: member 'X' must be 2-D (samples, features), got shape {X.shape}"
         raise DataError(msg)

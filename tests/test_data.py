@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -136,7 +137,8 @@ def test_file_errors(tmp_path):
         load_data(write(tmp_path, "a\n1\n", "data.txt"))
     path = tmp_path / "latin.csv"
     path.write_bytes("a,é\n1,2\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin\.csv: not UTF-8 text"):
+    with pytest.raises(DataError, match=r"latin\.csv:1: not UTF-8 text \(invalid continuation "
+                       r"byte: 0xe9 at byte offset 2\)"):
         load_data(path)
 
 
@@ -216,3 +218,51 @@ def test_npz_rejects_targets_and_garbage(tmp_path):
     with pytest.raises(DataError, match=r"expected 2 inputs|takes 2"):
         np.savez(path, X=np.ones((2, 3)))
         load_data(path, n_features=2)
+
+
+# -- hostile files (issue 16): every one a DataError naming the file --------------------------
+def test_npz_with_a_crc_error_or_holding_one_npy(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.ones((2, 2)))
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"\x93NUMPY") + 130] ^= 0xFF  # a data byte of X
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"data\.npz: member 'X' fails its CRC check"):
+        load_data(path)
+    np.save(tmp_path / "x.npy", np.ones((2, 2)))
+    (tmp_path / "x.npy").rename(path)
+    with pytest.raises(DataError, match=r"data\.npz: not a valid \.npz file: it is a single "
+                       r"\.npy array \(np\.save\)"):
+        load_data(path)
+
+
+def test_npy_header_declaring_terabytes(tmp_path):
+    path = tmp_path / "data.npy"
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1), }"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                     + header.encode() + bytes(16))
+    with pytest.raises(DataError, match=r"data\.npy: the header declares shape "
+                       r"\(1099511627776, 1\) of float64 = 8\.0 TiB .* but 16 bytes follow it"):
+        load_data(path)
+
+
+def test_the_float64_copy_counts_against_the_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr("npframe.data.memory_budget", lambda: 10_000)
+    np.save(tmp_path / "small.npy", np.ones((100, 10), dtype=np.int8))  # 1 KB, 8 KB as float64
+    assert load_data(tmp_path / "small.npy").X.shape == (100, 10)
+    np.save(tmp_path / "big.npy", np.ones((200, 10), dtype=np.int8))
+    with pytest.raises(DataError, match=r"big\.npy: the array \(shape \(200, 10\) of int8\) "
+                       r"needs 17\.6 KiB \(18000 bytes\) as float64 data, more than the 9\.8 "
+                       r"KiB \(10000 bytes\) a data file may take here"):
+        load_data(tmp_path / "big.npy")
+    np.savez(tmp_path / "big.npz", X=np.ones((100, 10), dtype=np.int8), y=np.ones((100, 3)))
+    with pytest.raises(DataError, match=r"big\.npz: member .y. \(shape \(100, 3\) of float64\)"):
+        load_data(tmp_path / "big.npz")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("name", ["data.csv", "data.npy", "data.npz"])
+def test_a_named_pipe_is_refused_without_blocking(tmp_path, name):
+    os.mkfifo(tmp_path / name)
+    with pytest.raises(DataError, match=re.escape(name) + r": is a named pipe \(FIFO\)"):
+        load_data(tmp_path / name)
