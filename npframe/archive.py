@@ -68,16 +68,26 @@ class NpzMember:
     size: int  #: declared uncompressed size in bytes, ``.npy`` header included
     compressed_size: int
     compressed: bool  #: deflated (``np.savez_compressed``) rather than stored
+    #: ``False`` for a member that is not a ``.npy`` array (listed only with ``foreign_ok``;
+    #: its ``name`` is then the whole member name).
+    array: bool = True
 
 
 def list_npz(path: str | os.PathLike[str], *, error: ErrorType,
-             max_members: int = DEFAULT_MAX_MEMBERS) -> tuple[NpzMember, ...]:
-    """The members of the ``.npz`` at ``path``, after every directory check; reads no data."""
+             max_members: int = DEFAULT_MAX_MEMBERS,
+             foreign_ok: bool = False) -> tuple[NpzMember, ...]:
+    """The members of the ``.npz`` at ``path``, after every directory check; reads no data.
+
+    With ``foreign_ok`` a member that is not a ``.npy`` array is listed (``array=False``)
+    instead of refused, so a reader can check a format version before judging the rest.
+    """
     path = Path(path)
     with open_regular(path, error) as f:
-        return tuple(NpzMember(name=key, size=e.size, compressed_size=e.compressed_size,
-                               compressed=e.method == DEFLATED)
-                     for key, e in _directory(f, path, error, max_members))
+        return tuple(NpzMember(name=key.removeprefix(_FOREIGN), size=e.size,
+                               compressed_size=e.compressed_size,
+                               compressed=e.method == DEFLATED,
+                               array=not key.startswith(_FOREIGN))
+                     for key, e in _directory(f, path, error, max_members, foreign_ok))
 
 
 def read_npz(
@@ -89,6 +99,7 @@ def read_npz(
     max_members: int = DEFAULT_MAX_MEMBERS,
     member_ok: Callable[[str], bool] | None = None,
     check_header: HeaderCheck | None = None,
+    foreign_ok: bool = False,
 ) -> dict[str, np.ndarray]:
     """The arrays of the ``.npz`` at ``path`` that ``member_ok`` accepts (all by default).
 
@@ -97,13 +108,15 @@ def read_npz(
     anything is decompressed, and no array is larger than its declared size. Members
     ``member_ok`` rejects are absent from the result and never decompressed (their
     directory entries are still checked: a malformed archive is refused as a whole).
-    Arrays keep the dtype and byte order of the file.
+    Arrays keep the dtype and byte order of the file. With ``foreign_ok`` members that
+    are not ``.npy`` arrays are skipped instead of refused.
     """
     path = Path(path)
     per_member = max_total_bytes if max_member_bytes is None else max_member_bytes
     with open_regular(path, error) as f:
-        chosen = [(key, entry) for key, entry in _directory(f, path, error, max_members)
-                  if member_ok is None or member_ok(key)]
+        chosen = [(key, entry)
+                  for key, entry in _directory(f, path, error, max_members, foreign_ok)
+                  if not key.startswith(_FOREIGN) and (member_ok is None or member_ok(key))]
         for key, entry in chosen:
             if entry.size > per_member:
                 msg = (f"{path}: member {key!r} declares {format_bytes(entry.size)} "
@@ -171,15 +184,20 @@ def read_npy(
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _directory(f: BinaryIO, path: Path, error: ErrorType,
-               max_members: int) -> list[tuple[str, Entry]]:
+#: Prefix of the keys of members that are not ``.npy`` arrays (listed with foreign_ok).
+_FOREIGN = "\0foreign:"
+
+
+def _directory(f: BinaryIO, path: Path, error: ErrorType, max_members: int,
+               foreign_ok: bool = False) -> list[tuple[str, Entry]]:
     """(key, entry) for every member, after the zip structure and the names are checked."""
     head = f.read(16)
     if head[:4] not in _ZIP_MAGIC:
         raise error(f"{path}: not a valid .npz file: {_not_zip(head)}")
     try:
         entries = read_entries(f, os.fstat(f.fileno()).st_size, max_members=max_members)
-        keys = [_key(entry.name) for entry in entries]
+        keys = [_FOREIGN + entry.name if foreign_ok and not entry.name.endswith(".npy")
+                else _key(entry.name) for entry in entries]
     except ZipError as exc:
         raise error(f"{path}: not a valid .npz file: {exc}") from None
     seen: set[str] = set()

@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from npframe._memory import available_bytes, format_bytes
 from npframe._names import unknown
 from npframe.errors import SpecError
 from npframe.interfaces import Initializer, Layer, Loss, Metric, Optimizer, Schedule
+from npframe.memory import available_memory, format_bytes
 from npframe.registry import Entry, Registry, default_registry
 from npframe.signature import check_parameters, parameters_of
 from npframe.spec import ComponentSpec, LayerSpec, NetworkSpec, SpecLike
@@ -73,7 +73,7 @@ class Blueprint:
 
     def check_fits(self) -> None:
         """``SpecError`` when training this network would not fit in memory."""
-        need, have = self.training_bytes(), available_bytes()
+        need, have = self.training_bytes(), available_memory()
         if need <= have:
             return
         widest = max(range(len(self.layers)), key=self.layer_parameters)

@@ -25,11 +25,11 @@ from typing import IO, Any
 import numpy as np
 
 from npframe import diagnostics
-from npframe._memory import format_bytes
 from npframe._version import __version__
 from npframe.assembly import assemble
 from npframe.errors import NpframeError, PluginWarning, SpecError
 from npframe.kinds import KINDS
+from npframe.memory import format_bytes
 from npframe.scaffold import add_parser as _add_new_plugin_parser
 from npframe.summary import describe_component, layer_table, table
 

@@ -28,23 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import json
-import math
 import os
 import secrets
 import stat
-import struct
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 import numpy as np
 
+from npframe._files import open_regular
 from npframe._version import __version__
+from npframe.archive import list_npz, read_npz
 from npframe.errors import ModelFileError
 
 __all__ = ["FORMAT_VERSION", "SUFFIX", "ModelFile", "check_writable", "open_model",
@@ -58,8 +55,6 @@ SUFFIX = ".npz"
 _HEADER_MEMBERS = ("format_version", "npframe_version", "spec", "components")
 _NUMERIC_KINDS = "biuf"
 _TEXT_LIMIT = 16 * 2**20  # the spec and component list, as JSON
-_MAX_MEMBERS = 100_000
-_MAX_DEFLATE_RATIO = 1032  # deflate's ceiling
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _TMP_PREFIX = "."
 _TMP_SUFFIX = ".tmp"
@@ -259,6 +254,20 @@ def _fsync_folder(folder: Path) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------
+_FREE_PREFIXES = ("optimizer/", "training/", "names/")
+_FREE_MEMBERS = ("classes",)
+_V1_NAMES = {"rng": "training/shuffle_rng", "epoch": "training/epoch"}
+_HEADER_BUDGET = 2 * _TEXT_LIMIT
+
+
+def _v1_key(name: str) -> str:
+    """A format-1 member's name in format 2: ``weights/W3`` -> ``weights/3/W``."""
+    name = _V1_NAMES.get(name, name)
+    if name.startswith("weights/") and name[8:9] in ("W", "b") and name[9:].isdigit():
+        return f"weights/{int(name[9:])}/{name[8]}"
+    return name
+
+
 @attrs.define
 class ModelFile:
     """An opened model file: its header, and its state on request (``read_state``)."""
@@ -267,79 +276,43 @@ class ModelFile:
     format_version: int
     #: ``{"spec": ..., "components": [...], "npframe_version": ...}``.
     header: dict[str, Any]
-    _archive: zipfile.ZipFile = attrs.field(repr=False)
-    _infos: dict[str, zipfile.ZipInfo] = attrs.field(repr=False)
+    #: The state members' names (format 2 spelling) and declared sizes.
+    members: dict[str, int]
 
     def read_state(self, expected: Mapping[str, tuple[tuple[int, ...], np.dtype] | None],
                    *, budget: int) -> dict[str, np.ndarray]:
         """Every state member, decompressed within ``budget`` bytes in all.
 
-        Members named in ``expected`` must have exactly that shape and dtype (checked
-        from their header before reading); ``optimizer/``, ``training/``, ``classes``
-        and ``names/`` members are read within the budget; anything else is an error.
+        Members named in ``expected`` must have exactly that shape and dtype, checked
+        from their header before anything is allocated; ``optimizer/``, ``training/``,
+        ``classes`` and ``names/`` members are read within the budget; any other member
+        is an error before anything is decompressed.
         """
-        state: dict[str, np.ndarray] = {}
-        spent = 0
-        for name, info in self._infos.items():
-            if name in _HEADER_MEMBERS:
-                continue
-            key = _V1_NAMES.get(name, name) if self.format_version == 1 else name
-            key = _v1_weight(key) if self.format_version == 1 else key
+        for key in self.members:
             if key not in expected and not key.startswith(_FREE_PREFIXES) \
                     and key not in _FREE_MEMBERS:
-                self._peek(info, name)  # a pickle says so, whatever its name
-                raise ModelFileError(f"{self.path}: unexpected member {name!r} for the network "
+                raise ModelFileError(f"{self.path}: unexpected member {key!r} for the network "
                                      "its spec describes; the file is not a model of it")
-            if info.file_size > budget - spent:
+        translate = _v1_key if self.format_version == 1 else str
+
+        def check(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+            want = expected.get(translate(name))
+            if want is not None and (tuple(shape), np.dtype(dtype)) != (
+                    tuple(want[0]), np.dtype(want[1])):
                 raise ModelFileError(
-                    f"{self.path}: member {name!r} declares {info.file_size:,} bytes, more than "
-                    f"a model of this network can hold ({max(budget - spent, 0):,} left of "
-                    f"{budget:,}); refusing to decompress it")
-            spent += info.file_size
-            state[key] = _read_member(self._archive, info, name, self.path, expected.get(key))
-        return state
+                    f"{self.path}: member {translate(name)!r} is {tuple(shape)} {dtype}, but "
+                    f"the spec needs {tuple(want[0])} {np.dtype(want[1])}")
+
+        arrays = read_npz(self.path, error=ModelFileError, max_total_bytes=budget,
+                          member_ok=lambda name: name not in _HEADER_MEMBERS,
+                          check_header=check)
+        return {translate(name): array for name, array in arrays.items()}
 
 
-    def _peek(self, info: zipfile.ZipInfo, name: str) -> None:
-        """Read only a member's ``.npy`` header (its checks raise)."""
-        try:
-            with self._archive.open(info) as f:
-                _npy_header(f, name, self.path)
-        except ModelFileError:
-            raise
-        except Exception as exc:
-            if not _is_corruption(exc):
-                raise
-
-
-_FREE_PREFIXES = ("optimizer/", "training/", "names/")
-_FREE_MEMBERS = ("classes",)
-_V1_NAMES = {"rng": "training/shuffle_rng", "epoch": "training/epoch"}
-
-
-def _v1_weight(name: str) -> str:
-    """``weights/W3`` (format 1) -> ``weights/3/W``."""
-    if name.startswith("weights/") and name[8:9] in ("W", "b") and name[9:].isdigit():
-        return f"weights/{int(name[9:])}/{name[8]}"
-    return name
-
-
-def _check_file(path: Path) -> None:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        hint = ""
-        if path.suffix.lower() != SUFFIX and path.with_name(path.name + SUFFIX).exists():
-            hint = f" (did you mean {path.name + SUFFIX!r}?)"
-        raise FileNotFoundError(errno.ENOENT, f"no such model file{hint}", str(path)) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "expected a model file, got a folder", str(path))
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelFileError(f"{path}: not a regular file (a FIFO, socket or device?); a model "
-                             "is an .npz file")
-
-
-def _sniff(path: Path, head: bytes) -> None:
+def _sniff(path: Path) -> None:
+    """The model-file wording for what is not a zip archive at all."""
+    with open_regular(path, ModelFileError) as f:
+        head = f.read(8)
     if head[:4] in _ZIP_MAGIC:
         return
     if not head:
@@ -353,128 +326,16 @@ def _sniff(path: Path, head: bytes) -> None:
     raise ModelFileError(f"{path}: not an npframe model file: {what}")
 
 
-def _directory(archive: zipfile.ZipFile, path: Path, size: int,
-               ) -> tuple[dict[str, zipfile.ZipInfo], list[str]]:
-    """The ``.npy`` members by name (suffix stripped) and the names of any others, after
-    checking the directory as a whole."""
-    infos = archive.infolist()
-    if len(infos) > _MAX_MEMBERS:
-        raise ModelFileError(f"{path}: {len(infos):,} members; a model file has far fewer")
-    out: dict[str, zipfile.ZipInfo] = {}
-    others: list[str] = []
-    for info in infos:
-        member = info.filename
-        if not member.endswith(".npy"):
-            others.append(member)
-        name = member[:-4] if member.endswith(".npy") else member
-        if name in out:
-            raise ModelFileError(f"{path}: member {name!r} appears more than once")
-        if info.flag_bits & 0x1:
-            raise ModelFileError(f"{path}: member {name!r} is encrypted; model files never are")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ModelFileError(
-                f"{path}: member {name!r} uses zip compression method {info.compress_type}; "
-                "model files are stored or deflated (np.savez / np.savez_compressed)")
-        possible = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
-            _MAX_DEFLATE_RATIO * info.compress_size + 64)
-        if info.file_size > possible or info.header_offset + info.compress_size > size:
-            raise ModelFileError(
-                f"{path}: member {name!r} claims {info.file_size:,} bytes from "
-                f"{info.compress_size:,} stored bytes, which is impossible; the file is corrupt")
-        if member.endswith(".npy"):
-            out[name] = info
-    ranges = sorted((i.header_offset, i.header_offset + 30 + len(i.filename) + i.compress_size,
-                     i.filename) for i in infos)
-    for (_, end, first), (start, _, second) in itertools.pairwise(ranges):
-        if start < end:
-            raise ModelFileError(f"{path}: members {first!r} and {second!r} overlap in the "
-                                 "archive (a zip bomb, or corruption); refusing to read it")
-    return out, others
-
-
-def _is_corruption(exc: BaseException) -> bool:
-    """Whether reading failed because the bytes are wrong, not because I/O did."""
-    if isinstance(exc, OSError):
-        return exc.errno == errno.EINVAL
-    return isinstance(exc, zipfile.BadZipFile | zlib.error | ValueError | EOFError
-                      | NotImplementedError | OverflowError | struct.error
-                      | UnicodeDecodeError | SyntaxError)
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path: Path,
-                 expected: tuple[tuple[int, ...], np.dtype] | None) -> np.ndarray:
-    """One member as an array: header first, then exactly the bytes it declares."""
+def _check_path(path: Path) -> None:
     try:
-        with archive.open(info) as f:
-            shape, fortran, dtype = _npy_header(f, name, path)
-            if expected is not None and (tuple(shape), np.dtype(dtype)) != (
-                    tuple(expected[0]), np.dtype(expected[1])):
-                raise ModelFileError(
-                    f"{path}: member {name!r} is {shape} {dtype}, but the spec needs "
-                    f"{tuple(expected[0])} {np.dtype(expected[1])}")
-            nbytes = math.prod(shape) * dtype.itemsize
-            if f.tell() + nbytes != info.file_size:
-                raise ModelFileError(
-                    f"{path}: member {name!r} declares shape {shape} of {dtype} ({nbytes:,} "
-                    f"bytes) but holds {info.file_size - f.tell():,}; the file is corrupt")
-            data = _read_exactly(f, nbytes, name, path)
-            if f.read(1):
-                raise ModelFileError(f"{path}: member {name!r} holds more than it declares")
-    except ModelFileError:
-        raise
-    except Exception as exc:
-        if not _is_corruption(exc):
-            raise
-        msg = f"{path}: member {name!r} is corrupt or truncated: {str(exc) or type(exc).__name__}"
-        raise ModelFileError(msg) from None
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(shape, order="F" if fortran else "C").copy()
-
-
-def _read_exactly(f: IO[bytes], nbytes: int, name: str, path: Path) -> bytes:
-    chunks, left = [], nbytes
-    while left:
-        chunk = f.read(min(left, 2**24))
-        if not chunk:
-            raise ModelFileError(f"{path}: member {name!r} is truncated")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _npy_header(f: IO[bytes], name: str, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10000)
-    elif version in ((2, 0), (3, 0)):
-        reader = (np.lib.format.read_array_header_2_0 if version == (2, 0) else None)
-        if reader is None:
-            raise ModelFileError(f"{path}: member {name!r} uses .npy format {version}, which "
-                                 "npframe never writes")
-        shape, fortran, dtype = reader(f, max_header_size=10000)
-    else:
-        raise ModelFileError(f"{path}: member {name!r} uses .npy format {version}, which "
-                             "npframe never writes")
-    if dtype.hasobject:
-        raise ModelFileError(
-            f"{path}: member {name!r} holds Python objects (pickled data); npframe never "
-            "unpickles, because unpickling can run arbitrary code. Refusing to load it")
-    if dtype.kind not in _NUMERIC_KINDS + "U" or dtype.fields is not None or dtype.subdtype:
-        raise ModelFileError(f"{path}: member {name!r} has dtype {dtype}; model files hold "
-                             "only plain numeric, bool and unicode arrays")
-    return tuple(int(d) for d in shape), bool(fortran), dtype
-
-
-def _scalar(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], name: str,
-            path: Path) -> np.ndarray:
-    info = infos.get(name)
-    if info is None:
-        raise ModelFileError(f"{path}: member {name!r} is missing; the file is incomplete or "
-                             "not an npframe model")
-    if info.file_size > _TEXT_LIMIT:
-        raise ModelFileError(f"{path}: member {name!r} declares {info.file_size:,} bytes; "
-                             "too large for a model file's header")
-    return _read_member(archive, info, name, path, None)
+        info = path.stat()
+    except FileNotFoundError:
+        hint = ""
+        if path.suffix.lower() != SUFFIX and path.with_name(path.name + SUFFIX).exists():
+            hint = f" (did you mean {path.name + SUFFIX!r}?)"
+        raise FileNotFoundError(errno.ENOENT, f"no such model file{hint}", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "expected a model file, got a folder", str(path))
 
 
 def _text(array: np.ndarray, name: str, path: Path) -> str:
@@ -493,43 +354,52 @@ def _json(text: str, name: str, path: Path) -> Any:
 
     try:
         return json.loads(text, object_pairs_hook=no_duplicates)
+    except ModelFileError:
+        raise
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
         raise ModelFileError(f"{path}: member {name!r} is not valid JSON: {exc}") from None
 
 
-def _header(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], path: Path,
-            ) -> tuple[int, dict[str, Any]]:
-    version_array = _scalar(archive, infos, "format_version", path)
-    if version_array.shape != () or version_array.dtype.kind not in "iu":
+def _missing(path: Path, name: str) -> ModelFileError:
+    return ModelFileError(f"{path}: member {name!r} is missing; the file is incomplete or not "
+                          "an npframe model")
+
+
+def _read_version(path: Path, sizes: Mapping[str, int]) -> tuple[int, str | None]:
+    """Format version first, alone: a newer file says "upgrade" whatever else it holds."""
+    if "format_version" not in sizes:
+        raise _missing(path, "format_version")
+    small = read_npz(path, error=ModelFileError, max_total_bytes=_HEADER_BUDGET,
+                     member_ok={"format_version", "npframe_version"}.__contains__,
+                     foreign_ok=True)
+    array = small["format_version"]
+    if array.shape != () or array.dtype.kind not in "iu":
         raise ModelFileError(f"{path}: member 'format_version' must be an integer scalar")
-    version = int(version_array)
-    writer = infos.get("npframe_version")
-    written_by = None
-    if writer is not None and writer.file_size <= _TEXT_LIMIT:
-        with contextlib.suppress(ModelFileError):
-            written_by = _text(_scalar(archive, infos, "npframe_version", path),
-                               "npframe_version", path)
-    if version > FORMAT_VERSION:
-        by = f"npframe {written_by}" if written_by else "a newer npframe"
-        raise ModelFileError(
-            f"{path}: written by {by} in model format {version}; this npframe ({__version__}) "
-            f"reads formats up to {FORMAT_VERSION}. Upgrade npframe (pip install -U npframe) "
-            "to load it")
-    if version < 1:
-        raise ModelFileError(f"{path}: format_version must be >= 1 (got {version})")
-    if written_by is None:
-        _scalar(archive, infos, "npframe_version", path)  # the missing/invalid-member message
-    spec = _json(_text(_scalar(archive, infos, "spec", path), "spec", path), "spec", path)
+    writer = small.get("npframe_version")
+    written_by = str(writer[()]) if writer is not None and writer.dtype.kind == "U" \
+        and writer.shape == () else None
+    return int(array), written_by
+
+
+def _header(path: Path, version: int, written_by: str | None,
+            sizes: Mapping[str, int]) -> dict[str, Any]:
+    names = ["spec", *(["components"] if version >= 2 else [])]
+    for name in ["npframe_version", *names]:
+        if name not in sizes:
+            raise _missing(path, name)
+    arrays = read_npz(path, error=ModelFileError, max_total_bytes=_HEADER_BUDGET,
+                      member_ok=set(names).__contains__)
+    _text(read_npz(path, error=ModelFileError, max_total_bytes=_HEADER_BUDGET,
+                   member_ok={"npframe_version"}.__contains__)["npframe_version"],
+          "npframe_version", path)
+    spec = _json(_text(arrays["spec"], "spec", path), "spec", path)
     components: Any = []
     if version >= 2:
-        components = _json(_text(_scalar(archive, infos, "components", path), "components",
-                                 path), "components", path)
+        components = _json(_text(arrays["components"], "components", path), "components", path)
         if not isinstance(components, list) or not all(_is_record(c) for c in components):
             raise ModelFileError(f"{path}: member 'components' must be a list of component "
                                  "records")
-    return version, {"spec": spec, "components": components, "npframe_version": written_by}
+    return {"spec": spec, "components": components, "npframe_version": written_by}
 
 
 def _is_record(record: Any) -> bool:
@@ -544,25 +414,29 @@ def open_model(path: str | os.PathLike[str]) -> Iterator[ModelFile]:
     """Open a model file and read its header; read its state with ``read_state``.
 
     Raises ``FileNotFoundError`` for a missing file and ``ModelFileError`` for anything
-    that is not a valid model file (newer formats say to upgrade npframe).
+    that is not a valid model file (newer formats say to upgrade npframe). The checks
+    of ``npframe.archive`` apply: nothing is decompressed before the zip directory is
+    checked as a whole, and only what the caller asks for is decompressed.
     """
     path = _as_path(path, "load")
-    _check_file(path)
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        _sniff(path, handle.read(8))
-        handle.seek(0)
-        try:
-            archive = zipfile.ZipFile(handle)
-        except Exception as exc:
-            if not _is_corruption(exc):
-                raise
-            raise ModelFileError(f"{path}: not a readable zip archive (truncated or corrupt): "
-                                 f"{str(exc) or type(exc).__name__}") from None
-        with archive:
-            infos, others = _directory(archive, path, size)
-            version, header = _header(archive, infos, path)
-            if others:  # after the version check: a newer format says "upgrade" first
-                raise ModelFileError(f"{path}: member {others[0]!r} is not a NumPy array "
-                                     "(.npy); not an npframe model file")
-            yield ModelFile(path, version, header, archive, infos)
+    _check_path(path)
+    _sniff(path)
+    listed = list_npz(path, error=ModelFileError, foreign_ok=True)
+    sizes = {m.name: m.size for m in listed}
+    version, written_by = _read_version(path, sizes)
+    if version > FORMAT_VERSION:
+        by = f"npframe {written_by}" if written_by else "a newer npframe"
+        raise ModelFileError(
+            f"{path}: written by {by} in model format {version}; this npframe ({__version__}) "
+            f"reads formats up to {FORMAT_VERSION}. Upgrade npframe (pip install -U npframe) "
+            "to load it")
+    if version < 1:
+        raise ModelFileError(f"{path}: format_version must be >= 1 (got {version})")
+    foreign = [m.name for m in listed if not m.array]
+    if foreign:  # after the version check: a newer format says "upgrade" first
+        raise ModelFileError(f"{path}: member {foreign[0]!r} is not a NumPy array (.npy); "
+                             "not an npframe model file")
+    header = _header(path, version, written_by, sizes)
+    translate = _v1_key if version == 1 else str
+    members = {translate(n): size for n, size in sizes.items() if n not in _HEADER_MEMBERS}
+    yield ModelFile(path, version, header, members)

@@ -299,7 +299,11 @@ def test_pickled_object_array_is_refused_and_never_run(reg, data, tmp_path, memb
     arrays[member] = _object_array(marker)
     write_members(path, arrays)
 
-    with pytest.raises(ModelFileError, match=r"evil\.npz.*Python objects.*never unpickles"):
+    # a member the network reads is refused for its dtype; one it does not is refused
+    # unread (never decompressed at all)
+    pattern = (r"evil\.npz: (member '[\w/]+' holds Python objects \(dtype object\), which can "
+               r"only be read by unpickling.*npframe never does it|unexpected member 'extra')")
+    with pytest.raises(ModelFileError, match=pattern):
         npframe.load(path, registry=reg)
     assert not marker.exists()
 
@@ -376,11 +380,12 @@ def test_header_that_lies_about_its_size_is_refused(reg, data, tmp_path):
     replace_member(path, "optimizer/huge", lie)
     with zipfile.ZipFile(path, "a") as zf, zf.open("optimizer/huge.npy", "w") as f:
         lie(f)
-    with pytest.raises(ModelFileError, match=r"declares shape \(1000000000000,\).*corrupt"):
+    with pytest.raises(ModelFileError, match=r"'optimizer/huge' is truncated: its header declares "
+                                             r"shape \(1000000000000,\) of float64"):
         npframe.load(path, registry=reg)
     replace_member(path, "weights/1/W", lie)
-    with pytest.raises(ModelFileError, match=r"'weights/1/W' is \(1000000000000,\) float64, but "
-                                             r"the spec needs \(3, 5\) float64"):
+    with pytest.raises(ModelFileError, match=r"'weights/1/W' is truncated: its header declares "
+                                             r"shape \(1000000000000,\)"):
         npframe.load(path, registry=reg)
 
 
@@ -413,7 +418,8 @@ def test_impossible_decompressed_size_is_refused(tmp_path):
     central = raw.index(b"PK\x01\x02")
     raw[central + 24:central + 28] = (10**9).to_bytes(4, "little")  # uncompressed size
     path.write_bytes(bytes(raw))
-    with pytest.raises(ModelFileError, match=r"claims 1,000,000,000 bytes from \d+ stored bytes"):
+    with pytest.raises(ModelFileError, match=r"claims 953\.7 MiB \(1000000000 bytes\) "
+                                             r"uncompressed from \d+ bytes of deflated data"):
         npframe.load(path)
 
 
