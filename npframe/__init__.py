@@ -42,7 +42,7 @@ from npframe.interfaces import (
     Schedule,
     TrainingPlan,
 )
-from npframe.network import Network, load
+from npframe.network import Network, from_bytes, load
 from npframe.spec import NetworkSpec
 from npframe.trainer import train
 
@@ -78,6 +78,7 @@ __all__ = [
     "UnknownComponentError",
     "__version__",
     "check_spec",
+    "from_bytes",
     "hookimpl",
     "load",
     "registry",

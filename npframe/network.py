@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -52,7 +54,7 @@ from npframe.training import (
     set_rng_state,
 )
 
-__all__ = ["Network", "load"]
+__all__ = ["Network", "from_bytes", "load"]
 
 #: Largest epoch or step count a model file may claim (far beyond any real run, far
 #: from int64's overflow when training continues).
@@ -513,6 +515,14 @@ class Network:
             raise ModelFileError(f"{os.fspath(path)}: refusing to save: {exc}") from None
         io.write_model(path, self._header(), state)
 
+    def to_bytes(self) -> bytes:
+        """The model file's bytes (what ``save`` writes): for pickling wrappers, caches and
+        transfers; ``npframe.from_bytes`` reads them, with every check ``load`` makes."""
+        with tempfile.TemporaryDirectory(prefix="npframe-") as folder:
+            path = Path(folder) / "model.npz"
+            self.save(path)
+            return path.read_bytes()
+
     def _header(self) -> dict[str, Any]:
         components = [
             {"kind": kind, "path": where, "name": ref.name, "qualified": entry.qualified_name,
@@ -832,6 +842,18 @@ class _StateReader:
 
 
 # -- loading ---------------------------------------------------------------------------------
+def from_bytes(data: bytes, *, registry: Registry | None = None) -> Network:
+    """A network from ``Network.to_bytes()``; exactly as safe as ``load`` (it is ``load``)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"from_bytes: expected bytes (got {type(data).__name__})")
+    with tempfile.TemporaryDirectory(prefix="npframe-") as folder:
+        path = Path(folder) / "model.npz"
+        path.write_bytes(bytes(data))
+        try:
+            return load(path, registry=registry)
+        except ModelFileError as exc:
+            raise ModelFileError(str(exc).replace(str(path), "<bytes>")) from None
+
 def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Network:
     """Read a model written by ``Network.save``; never unpickles, never allocates more
     than the spec it holds calls for.

@@ -748,3 +748,14 @@ def test_save_rejects_non_networks_and_non_paths(saved, tmp_path):
         npio.write_model(tmp_path / "x.npz", {"spec": {}}, {"weights": object()})
     with pytest.raises(TypeError, match="path must be"):
         net.save(None)
+
+
+def test_bytes_round_trip_is_a_model_file(reg, data):
+    net = trained(reg, data, standardize=True, optimizer="test_momentum")
+    raw = net.to_bytes()
+    assert raw[:4] == b"PK\x03\x04"
+    again = npframe.from_bytes(raw, registry=reg)
+    np.testing.assert_array_equal(again.predict(data[0]), net.predict(data[0]))
+    assert again.to_bytes() == raw or again.state_dict().keys() == net.state_dict().keys()
+    with pytest.raises(ModelFileError, match=r"^<bytes>: not an npframe model file"):
+        npframe.from_bytes(b"not a model", registry=reg)
