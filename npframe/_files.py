@@ -9,11 +9,11 @@ descriptor, which is what is actually read, so a path swapped in between is caug
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 __all__ = ["open_regular"]
 
@@ -35,7 +35,8 @@ def _not_regular(mode: int) -> str | None:
     return "is a device, not a regular file"
 
 
-def open_regular(path: str | os.PathLike[str], error: Callable[[str], Exception]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str],
+                 error: Callable[[str], Exception]) -> io.BufferedReader:
     """``path`` opened for binary reading, after proving it is a regular file.
 
     Raises ``error("{path}: is a named pipe ...")`` for anything else, without blocking;
@@ -52,7 +53,7 @@ def open_regular(path: str | os.PathLike[str], error: Callable[[str], Exception]
             raise error(f"{path}: {reason}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return io.BufferedReader(io.FileIO(fd, "rb"))
     except BaseException:
         os.close(fd)
         raise

@@ -22,10 +22,10 @@ CRC and that the data ends exactly where the directory said.
 
 from __future__ import annotations
 
+import io
 import itertools
 import struct
 import zlib
-from typing import BinaryIO
 
 from attrs import frozen
 
@@ -74,7 +74,7 @@ class Entry:
         return self.data_offset + self.compressed_size
 
 
-def read_entries(f: BinaryIO, file_size: int, *, max_members: int) -> list[Entry]:
+def read_entries(f: io.BufferedReader, file_size: int, *, max_members: int) -> list[Entry]:
     """Every member of the zip archive ``f`` (``file_size`` bytes), in directory order."""
     count, cd_offset, cd_size = _end_record(f, file_size)
     if count > max_members:
@@ -90,7 +90,7 @@ def read_entries(f: BinaryIO, file_size: int, *, max_members: int) -> list[Entry
     return _check_layout([_local(f, e, cd_offset) for e in entries])
 
 
-def _end_record(f: BinaryIO, file_size: int) -> tuple[int, int, int]:
+def _end_record(f: io.BufferedReader, file_size: int) -> tuple[int, int, int]:
     """(member count, directory offset, directory size) from the (zip64) end record."""
     tail_size = min(file_size, _EOCD.size + _MAX_COMMENT)
     f.seek(file_size - tail_size)
@@ -218,7 +218,7 @@ def _check_ratio(name: str, method: int, compressed: int, size: int) -> None:
         raise ZipError(msg)
 
 
-def _local(f: BinaryIO, entry: Entry, cd_offset: int) -> Entry:
+def _local(f: io.BufferedReader, entry: Entry, cd_offset: int) -> Entry:
     """``entry`` with its data offset, after checking its local header agrees with it."""
     name, offset = entry.name, entry.header_offset
     if offset + _LOCAL.size > cd_offset:
@@ -252,7 +252,7 @@ def _local(f: BinaryIO, entry: Entry, cd_offset: int) -> Entry:
     return located
 
 
-def _read_exactly(f: BinaryIO, n: int) -> bytes:
+def _read_exactly(f: io.BufferedReader, n: int) -> bytes:
     data = f.read(n)
     if len(data) != n:
         raise ZipError("the file ended early (did it change while read?)")
@@ -279,7 +279,7 @@ class MemberStream:
     byte more) and that the CRC matches.
     """
 
-    def __init__(self, f: BinaryIO, entry: Entry) -> None:
+    def __init__(self, f: io.BufferedReader, entry: Entry) -> None:
         self._f = f
         self._entry = entry
         self._left = entry.compressed_size  # compressed bytes not read yet

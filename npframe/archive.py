@@ -35,10 +35,10 @@ decompressing anything.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from attrs import frozen
@@ -168,13 +168,14 @@ def read_npy(
             raise error(msg)
         if check_header is not None:
             check_header(path.name, header.shape, header.dtype)
+        array: np.ndarray
         if mmap and header.shape and header.nbytes:
             array = np.memmap(f, dtype=header.dtype, mode="r", offset=header.size,
                               shape=header.shape, order="F" if header.fortran_order else "C")
             flat = array.reshape(-1, order="A").view(np.uint8)
         else:
             flat = np.empty(header.nbytes, np.uint8)
-            if _read_fully(f, memoryview(flat)) != header.nbytes:
+            if _read_fully(f, flat.data) != header.nbytes:
                 raise error(f"{path}: the file is truncated (did it change while read?)")
             array = header.array(flat)
         problem = check_values(flat, header.dtype)
@@ -188,7 +189,7 @@ def read_npy(
 _FOREIGN = "\0foreign:"
 
 
-def _directory(f: BinaryIO, path: Path, error: ErrorType, max_members: int,
+def _directory(f: io.BufferedReader, path: Path, error: ErrorType, max_members: int,
                foreign_ok: bool = False) -> list[tuple[str, Entry]]:
     """(key, entry) for every member, after the zip structure and the names are checked."""
     head = f.read(16)
@@ -235,7 +236,7 @@ def _key(name: str) -> str:
     return key
 
 
-def _read_member(f: BinaryIO, entry: Entry, key: str, path: Path, error: ErrorType,
+def _read_member(f: io.BufferedReader, entry: Entry, key: str, path: Path, error: ErrorType,
                  check_header: HeaderCheck | None) -> np.ndarray:
     stream = MemberStream(f, entry)
     where = f"{path}: member {key!r}"
@@ -245,7 +246,7 @@ def _read_member(f: BinaryIO, entry: Entry, key: str, path: Path, error: ErrorTy
         if check_header is not None:
             check_header(key, header.shape, header.dtype)
         flat = np.empty(header.nbytes, np.uint8)
-        got = stream.readinto(memoryview(flat))
+        got = stream.readinto(flat.data)
         if got != header.nbytes:
             msg = (f"is truncated: its data ends after {format_bytes(got)} of the "
                    f"{format_bytes(header.nbytes)} its header declares")
@@ -271,7 +272,7 @@ def _check_size(header: NpyHeader, entry: Entry) -> None:
         raise HeaderError(msg)
 
 
-def _read_fully(f: BinaryIO, view: memoryview) -> int:
+def _read_fully(f: io.BufferedReader, view: memoryview) -> int:
     filled = 0
     while filled < len(view):
         got = f.readinto(view[filled:])

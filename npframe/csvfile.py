@@ -35,7 +35,7 @@ import os
 from array import array
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from attrs import field, frozen
@@ -97,7 +97,7 @@ class _NotSimple(ValueError):
     """This file needs the exact pass."""
 
 
-def _fast(raw: BinaryIO, delimiter: str, wanted_text: list[str]) -> CsvTable | None:
+def _fast(raw: io.BufferedReader, delimiter: str, wanted_text: list[str]) -> CsvTable | None:
     """The table via ``np.loadtxt``, or None when anything is unusual."""
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     try:
@@ -137,7 +137,8 @@ def _fast_read(text: io.TextIOWrapper, delimiter: str, wanted_text: list[str]) -
 
 def _collector(bucket: list[str]):
     """A loadtxt converter that keeps the cell's text; repeated labels share one str."""
-    append, shared = bucket.append, {}
+    append = bucket.append
+    shared: dict[str, str] = {}
 
     def convert(cell: str) -> float:
         value = cell.strip()
@@ -153,7 +154,8 @@ def _collector(bucket: list[str]):
 class _Exact:
     """``csv`` row by row; the first problem raises with its line and column."""
 
-    def __init__(self, path: Path, raw: BinaryIO, delimiter: str, wanted_text: list[str]) -> None:
+    def __init__(self, path: Path, raw: io.BufferedReader, delimiter: str,
+                 wanted_text: list[str]) -> None:
         self.path, self.raw, self.delimiter, self.wanted_text = path, raw, delimiter, wanted_text
 
     def read(self) -> CsvTable:
@@ -199,6 +201,7 @@ class _Exact:
             numbers = _numbers(cells)
             if numbers is None:
                 _raise_bad_cell(path, line, cells, number_idx)
+                raise AssertionError("unreachable: _raise_bad_cell raises")
             values.extend(numbers)
             for j, bucket in labels.items():
                 value = _text_cell(path, line, j, row[j])

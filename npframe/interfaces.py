@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "Layer",
     "LayerContext",
     "Loss",
+    "Order",
     "Metric",
     "Optimizer",
     "Schedule",
@@ -231,6 +232,10 @@ class Schedule(abc.ABC):
         return self(epoch)
 
 
+#: A buffer's memory order: ``"C"`` samples x features, ``"F"`` features x samples.
+Order = Literal["C", "F"]
+
+
 @attrs.frozen
 class LayerContext:
     """What a layer's ``bind`` is told about the steps it will run in.
@@ -248,8 +253,8 @@ class LayerContext:
     dtype: np.dtype
     input_size: int
     output_size: int
-    order: str = "C"
-    input_order: str = "C"
+    order: Order = "C"
+    input_order: Order = "C"
     input_grad: bool = True
     rng: np.random.Generator | None = None
 

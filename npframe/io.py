@@ -173,7 +173,7 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray], mode: int | Non
         with os.fdopen(fd, "wb") as f:
             # uncompressed: weights barely compress, and a stored member's size is
             # bounded by the file's, which keeps loading untrusted files predictable
-            np.savez(f, **arrays)
+            _savez(f, **arrays)
             f.flush()
             if mode is not None:
                 os.fchmod(f.fileno(), mode)
@@ -184,6 +184,11 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray], mode: int | Non
             tmp.unlink()
         raise
     _fsync_folder(path.parent)
+
+
+#: ``np.savez`` with its keyword arrays typed loosely (its stubs' ``allow_pickle``
+#: keyword makes ``**arrays`` look wrong to a type checker).
+_savez: Any = np.savez
 
 
 def _temporary_name(path: Path) -> Path:

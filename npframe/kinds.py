@@ -70,7 +70,7 @@ def check_factory(kind: str, name: str, factory: Any) -> None:
         raise RegistryError(msg)
     if isinstance(factory, type) and inspect.isabstract(factory):
         # caught here, at registration, rather than in the middle of someone's spec
-        missing = ", ".join(sorted(factory.__abstractmethods__))
+        missing = ", ".join(sorted(getattr(factory, "__abstractmethods__", ())))
         msg = (
             f"{kind} {name!r}: {factory.__module__}.{factory.__qualname__} does not "
             f"implement {missing}"

@@ -459,7 +459,7 @@ class Network:
         Xs, ys = self._pair(X, y, "gradients")
         state = self._volatile_state()
         try:
-            ws = self.loop.workspace(Xs.shape[0], ("C",) * (len(self.layers) + 1))
+            ws = self.loop.workspace(Xs.shape[0], tuple("C" for _ in range(len(self.layers) + 1)))
             loss = self.loop.backprop(Xs, ys, None, ws)
         finally:
             self._restore_volatile(state)

@@ -35,11 +35,17 @@ class Parameter:
 
 
 def _resolved_hints(factory: Any) -> dict[str, Any]:
-    target = factory.__init__ if isinstance(factory, type) else factory
+    target = typing.cast(Any, factory).__init__ if isinstance(factory, type) else factory
     try:
         return typing.get_type_hints(target)
     except Exception:  # unresolvable annotations in a plugin: no type checks, no crash
         return {}
+
+
+def _default(value: Any) -> Any:
+    """An attrs default: the value, or what its (self-free) ``Factory`` makes."""
+    factory, takes_self = getattr(value, "factory", None), getattr(value, "takes_self", True)
+    return factory() if callable(factory) and not takes_self else value
 
 
 def parameters_of(factory: Callable[..., Any]) -> list[Parameter] | None:
@@ -55,9 +61,7 @@ def parameters_of(factory: Callable[..., Any]) -> list[Parameter] | None:
             if not f.init:
                 continue
             required = f.default is attrs.NOTHING
-            default = None if required else (
-                f.default.factory() if isinstance(f.default, attrs.Factory)
-                and not f.default.takes_self else f.default)
+            default = None if required else _default(f.default)
             out.append(Parameter(f.alias or f.name, required, default, hints.get(f.name)))
         return out
     try:

@@ -103,9 +103,10 @@ def _bool(value: Any, path: str) -> bool:
 def _number(value: Any, path: str, *, low: float, high: float, closed_high: bool = False,
             ) -> float:
     """A real number in ``[low, high)`` (or ``[low, high]``); bools and strings are not."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and math.isfinite(float(value)) and low <= value
-          and (value <= high if closed_high else value < high))
+    number = float(value) if isinstance(value, numbers.Real) and not isinstance(
+        value, bool) else math.nan
+    ok = (math.isfinite(number) and low <= number
+          and (number <= high if closed_high else number < high))
     if not ok:
         interval = f"[{low:g}, {high:g}{']' if closed_high else ')'}"
         raise SpecError(f"must be a number in {interval} (got {_short(value)})", path)

@@ -16,11 +16,12 @@ def describe_component(ref: Any) -> str:
     if isinstance(ref, str):
         return ref
     if isinstance(ref, dict):
-        params = ", ".join(f"{k}={v!r}" for k, v in ref.items() if k != "name")
-        return f"{ref.get('name', '?')}({params})" if params else str(ref.get("name", "?"))
-    name, params = getattr(ref, "name", None), getattr(ref, "params", None)
-    if name is not None:
-        return describe_component({"name": name, **(params or {})})
+        text = ", ".join(f"{k}={v!r}" for k, v in ref.items() if k != "name")
+        return f"{ref.get('name', '?')}({text})" if text else str(ref.get("name", "?"))
+    name: Any = getattr(ref, "name", None)
+    params: Any = getattr(ref, "params", None) or {}
+    if isinstance(name, str):
+        return describe_component({"name": name, **params})
     return repr(ref)
 
 

@@ -42,7 +42,7 @@ import attrs
 import numpy as np
 
 from npframe.errors import DivergenceError
-from npframe.interfaces import Layer, LayerContext, Loss, Optimizer
+from npframe.interfaces import Layer, LayerContext, Loss, Optimizer, Order
 from npframe.numeric import sum_of_squares
 
 __all__ = [
@@ -78,7 +78,7 @@ def batch_bounds(n: int, batch_size: int | None) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def layer_orders(sizes: Sequence[int], batch: int) -> tuple[str, ...]:
+def layer_orders(sizes: Sequence[int], batch: int) -> tuple[Order, ...]:
     """Memory orders for batches of ``batch`` samples: the data's, then each layer's.
 
     A layer's buffers are ``"F"`` (features x samples) when it has fewer outputs than
@@ -86,8 +86,8 @@ def layer_orders(sizes: Sequence[int], batch: int) -> tuple[str, ...]:
     The data is ``"F"`` only when the first layer is and the input is thin (see
     ``THIN_INPUT``). ``sizes`` is ``[n_inputs, outputs_1, ..., outputs_L]``.
     """
-    layers = tuple("F" if batch > units else "C" for units in sizes[1:])
-    data = "F" if layers[0] == "F" and sizes[0] <= THIN_INPUT else "C"
+    layers: tuple[Order, ...] = tuple("F" if batch > units else "C" for units in sizes[1:])
+    data: Order = "F" if layers[0] == "F" and sizes[0] <= THIN_INPUT else "C"
     return (data, *layers)
 
 
@@ -221,8 +221,8 @@ class _Snapshot:
         self.params = np.empty_like(like)
         self.optimizer: dict[str, np.ndarray] = {}
         self.layers: list[dict[str, np.ndarray]] = []
-        self.shuffle: dict[str, Any] = {}
-        self.noise: dict[str, Any] = {}
+        self.shuffle: Mapping[str, Any] = {}
+        self.noise: Mapping[str, Any] = {}
         self.position = Position()
 
 
@@ -239,7 +239,7 @@ class Workspace:
     ``x``, ``y`` and ``w`` receive a shuffled batch's gathered rows.
     """
 
-    def __init__(self, loop: TrainingLoop, n: int, orders: tuple[str, ...]) -> None:
+    def __init__(self, loop: TrainingLoop, n: int, orders: tuple[Order, ...]) -> None:
         dtype = loop.dtype
         self.n = n
         self.orders = orders
@@ -337,7 +337,7 @@ class TrainingLoop:
         #: Every parameter (and gradient) in order: what the optimizer updates.
         self.parameters = param_views
         self.gradients = grad_views
-        self._workspaces: dict[tuple[int, tuple[str, ...]], Workspace] = {}
+        self._workspaces: dict[tuple[int, tuple[Order, ...]], Workspace] = {}
         #: Two rollback slots, reused: the epoch's (or segment's) start, and the last state
         #: verified to have a finite loss (see ``_verified``).
         self._slots: list[_Snapshot] = []
@@ -345,7 +345,7 @@ class TrainingLoop:
         self._epoch_start: _Snapshot | None = None
 
     # -- workspaces --------------------------------------------------------------------
-    def workspace(self, n: int, orders: tuple[str, ...] | None = None) -> Workspace:
+    def workspace(self, n: int, orders: tuple[Order, ...] | None = None) -> Workspace:
         """The workspace for batches of ``n`` (built once, kept for a few shapes)."""
         orders = orders or layer_orders(self.sizes, n)
         ws = self._workspaces.get((n, orders))
@@ -372,7 +372,7 @@ class TrainingLoop:
         for i, (forward, _) in enumerate(steps):
             inputs[i] = x
             x = acts[i] = forward(x)
-        grad = ws.grad_out
+        grad: Any = ws.grad_out  # then each layer's input gradient (None after the first)
         loss = float(self.loss.value_and_gradient_into(Y, x, grad))
         if W is not None:
             loss = self._weigh(Y, x, W, grad)
@@ -454,10 +454,11 @@ class TrainingLoop:
             if order is not None:
                 index = order[start:stop]
                 x, y = _gather(batches.X, index, ws.x), _gather(batches.Y, index, ws.y)
-                if w is not None:
+                if w is not None and batches.W is not None:
                     w = _gather(batches.W, index, ws.w)
             if hooks:
-                logs = {"epoch": position.epoch, "batch": k, "size": stop - start}
+                logs: dict[str, Any] = {"epoch": position.epoch, "batch": k,
+                                        "size": stop - start}
                 for hook in on_batch_begin:
                     hook(position.step, logs)
             loss = backprop(x, y, w, ws)

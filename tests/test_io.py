@@ -656,7 +656,7 @@ def test_failure_while_writing_keeps_old_file(saved, monkeypatch, error):
         real_savez(file, **dict(list(arrays.items())[:3]))  # part of the archive
         raise error
 
-    monkeypatch.setattr(npio.np, "savez", broken)
+    monkeypatch.setattr(npio, "_savez", broken)
     with pytest.raises(type(error)):
         net.save(path)
     monkeypatch.undo()
