@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from npframe.registry import default_registry
 from npframe.scaffold.names import (
     CONVENTION,
     PluginNames,
@@ -117,8 +118,6 @@ def new_plugin(name: str, kind: str = "activation", directory: str | os.PathLike
     names = plugin_names(name)
     check_not_importable(names)
     if registry is None:
-        from npframe.registry import default_registry
-
         registry = default_registry()
     notes = _check_component_name(names, kind, registry)
     if not names.follows_convention:
