@@ -34,7 +34,7 @@ def _all_finite(array: np.ndarray) -> bool:
 
     inf or nan anywhere makes the sum non-finite; only when the sum of finite values
     overflows does the elementwise check run. One pass, nothing allocated: on
-    MNIST-sized data this is several times faster and keeps the peak memory down.
+    MNIST-sized data this is faster and keeps the peak memory down (docs/performance.md).
     """
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.add.reduce(array, axis=None)

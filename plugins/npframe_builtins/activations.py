@@ -41,11 +41,11 @@ class ReLU(Activation):
     def backward(self, z, a, grad_a):
         return grad_a * (z > 0)
 
-    # The optional in-place protocol of ``npframe.layer``: the same results, computed
-    # in buffers kept per shape, dtype and memory order (nothing allocated per step).
-    # Against an array of zeros NumPy's ``maximum`` runs its vectorized loop, several
-    # times faster than against the scalar 0; the backward mask is a bool buffer.
-    # Both work in place, and ``a > 0`` is the same mask as ``z > 0``.
+    # The in-place variants of ``npframe.Activation``: the same results, computed in
+    # buffers kept per shape, dtype and memory order (nothing allocated per step).
+    # Against an array of zeros NumPy's ``maximum`` runs its vectorized loop, faster
+    # than against the scalar 0; the backward mask is a bool buffer. Both work in
+    # place, and ``a > 0`` is the same mask as ``z > 0``.
     in_place = True
     _buffers: dict = field(factory=dict, init=False, eq=False, repr=False)
 
@@ -74,7 +74,7 @@ class Linear(Activation):
     def backward(self, z, a, grad_a):
         return grad_a.copy()
 
-    # The optional in-place protocol of ``npframe.layer``: the identity copies nothing.
+    # The in-place variants of ``npframe.Activation``: the identity copies nothing.
     in_place = True
 
     def forward_into(self, z, out):

@@ -56,7 +56,7 @@ def _dense_step(W: np.ndarray, b: np.ndarray | None, grad_W: np.ndarray,
 
     ``z = x @ W + b``, the bias added along ``z``'s contiguous axis (an F-order buffer
     as ``(units, n) + (units, 1)``: a few long rows); ``grad_W = x.T @ g``, ``grad_b =
-    ones @ g`` (BLAS does it several times faster than a sum) and ``grad_x = g @ W.T``,
+    ones @ g`` (BLAS does it faster than a sum) and ``grad_x = g @ W.T``,
     with ``g = dL/dz`` from the activation. With an ``in_place`` activation ``z`` holds
     the activation and its backward overwrites ``grad_a``: one buffer instead of three.
     """
