@@ -75,7 +75,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "W2": dict(name="mnist-sized", sizes=[784, 256, 256, 10], n=60000, batch=128,
                dtype="float32", lr=0.01, unit="epoch", data="onehot", rep_seconds=0.0,
                reps=7, impls=["numpy_sxf", "numpy_fxs", "npframe", "npframe_plugin",
-                              "npframe_plain", "gemm_sxf", "gemm_fxs", "torch", "sklearn"]),
+                              "npframe_plain", "npframe_bn_dropout", "gemm_sxf", "gemm_fxs",
+                              "torch", "torch_bn_dropout", "sklearn"]),
     "W3": dict(name="wide", sizes=[1024, 4096, 4096, 1024], n=2048, batch=512,
                dtype="float32", lr=0.01, unit="step", data="regression", rep_seconds=0.0,
                reps=7, impls=["numpy_sxf", "numpy_fxs", "npframe", "gemm_sxf", "gemm_fxs",
@@ -397,6 +398,20 @@ def npframe_spec(wl: dict[str, Any], hidden_activation: str = "relu") -> dict[st
     }
 
 
+#: The W2 network with batch norm and dropout after each hidden layer (its own rows:
+#: other maths than the tuned loops, so compare it with the plain npframe row).
+BN_DROPOUT_RATE = 0.2
+
+
+def npframe_bn_dropout_spec(wl: dict[str, Any]) -> dict[str, Any]:
+    spec = npframe_spec(wl)
+    layers = []
+    for layer in spec["layers"][:-1]:
+        layers += [layer, {"type": "batch_norm"}, {"type": "dropout", "rate": BN_DROPOUT_RATE}]
+    spec["layers"] = [*layers, spec["layers"][-1]]
+    return spec
+
+
 def plugin_relu_classes() -> dict[str, type]:
     """ReLU as plugin authors write it, in plain NumPy, registered in process.
 
@@ -471,8 +486,25 @@ class Npframe(Impl):
                 for i in range(0, len(w), 2)]
 
 
+class NpframeBnDropout(Npframe):
+    """npframe with ``batch_norm`` and ``dropout`` after each hidden dense layer."""
+
+    def __init__(self, wl, X, Y, init, threads):
+        Impl.__init__(self, wl, X, Y, init, threads)
+        import npframe
+
+        self.net = npframe.Network.from_spec(npframe_bn_dropout_spec(wl))
+        self.dtype = np.dtype(wl["dtype"]).name
+        self.X, self.Y = X, Y
+
+    def params(self):
+        return None  # other maths: not compared with the tuned loops
+
+
 class Torch(Impl):
     """PyTorch CPU the usual way: ``nn.Sequential``, autograd, ``optim.SGD``."""
+
+    extra = False  # batch norm and dropout after each hidden layer (TorchBnDropout)
 
     def __init__(self, wl, X, Y, init, threads):
         super().__init__(wl, X, Y, init, threads)
@@ -492,7 +524,11 @@ class Torch(Impl):
             mods.append(lin)
             if i < len(init) - 1:
                 mods.append(torch.nn.ReLU())
+                if self.extra:
+                    mods.append(torch.nn.BatchNorm1d(W.shape[1], dtype=tdtype))
+                    mods.append(torch.nn.Dropout(BN_DROPOUT_RATE))
         self.model = torch.nn.Sequential(*mods)
+        self.model.train()
         self.opt = torch.optim.SGD(self.model.parameters(), lr=wl["lr"])
         self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
         self.dtype = wl["dtype"]
@@ -506,9 +542,17 @@ class Torch(Impl):
         self.opt.step()
 
     def params(self):
+        if self.extra:
+            return None
         lins = [m for m in self.model if hasattr(m, "weight")]
         return [(m.weight.detach().double().numpy().T.copy(),
                  m.bias.detach().double().numpy().copy()) for m in lins]
+
+
+class TorchBnDropout(Torch):
+    """PyTorch with ``BatchNorm1d`` and ``Dropout`` after each hidden layer."""
+
+    extra = True
 
 
 class Sklearn(Impl):
@@ -568,7 +612,10 @@ IMPLS: dict[str, tuple[Any, str]] = {
                        "npframe, hidden ReLU a plugin with the in-place protocol"),
     "npframe_plain": (lambda *a: Npframe(*a, plugin="plain_relu"),
                       "npframe, hidden ReLU a plugin with only forward/backward"),
+    "npframe_bn_dropout": (NpframeBnDropout,
+                           "npframe, batch_norm + dropout(0.2) after each hidden layer"),
     "torch": (Torch, "PyTorch CPU, autograd + optim.SGD"),
+    "torch_bn_dropout": (TorchBnDropout, "PyTorch, BatchNorm1d + Dropout(0.2) likewise"),
     "sklearn": (Sklearn, "scikit-learn MLPRegressor, sgd"),
 }
 
@@ -913,11 +960,20 @@ def render(res: dict[str, Any]) -> str:
                 ok = "met" if v <= TARGETS[key] else "NOT met"
                 L.append(f"Target npframe ≤ {TARGETS[key]:.2f}x the faster tuned NumPy loop: "
                          f"{v:.2f}x — {ok}.")
-        for name, what in (("npframe_plugin", "with the in-place protocol"),
+        for name, what in (("npframe_plugin", "with the in-place variants"),
                            ("npframe_plain", "with only forward/backward")):
             if name in wr["rows"] and "npframe" in wr["rows"]:
                 L.append(f"Plugin ReLU {what} ÷ built-in ReLU (paired): "
                          f"{wr['rows'][name]['vs_npframe']:.2f}x.")
+        rows = wr["rows"]
+        if "npframe_bn_dropout" in rows and "npframe" in rows:
+            line = ("With batch_norm and dropout after each hidden layer ÷ without (paired): "
+                    f"{rows['npframe_bn_dropout']['vs_npframe']:.2f}x")
+            if "torch_bn_dropout" in rows:
+                raw = wr["raw"]
+                ratio = paired(raw["torch_bn_dropout"], raw["npframe_bn_dropout"])
+                line += f"; PyTorch with BatchNorm1d and Dropout ÷ npframe with them: {ratio:.2f}x"
+            L.append(line + ".")
         L.append("")
     if res.get("memory"):
         L.append("## Memory (W2, 784-256-256-10, float32, one fresh process per row)")
