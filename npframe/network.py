@@ -42,13 +42,15 @@ from npframe.labels import as_labels, decode, encode, is_label_column, learn_cla
 from npframe.plugins import normalize
 from npframe.progress import ProgressBar
 from npframe.registry import Registry, default_registry
-from npframe.scaler import Standardizer
+from npframe.scaler import Standardizer, column_stats
+from npframe.sources import RowSource, as_source, is_streamed, window_rows
 from npframe.spec import NetworkSpec, SpecLike
 from npframe.summary import layer_table
 from npframe.tables import as_array, columns_of, match_columns, names_of
 from npframe.training import (
     Batches,
     Position,
+    StreamedBatches,
     TrainingLoop,
     deferred_interrupt,
     set_rng_state,
@@ -309,6 +311,7 @@ class Network:
         class_weight: Mapping[Any, float] | str | None = None,
         feature_names: Sequence[str] | None = None,
         target_names: Sequence[str] | None = None,
+        shuffle_window: int | None = None,
         verbose: bool | int = False,
     ) -> History:
         """Train for ``epochs`` epochs and return the ``History`` of this call.
@@ -317,15 +320,29 @@ class Network:
         out the last fraction of ``(X, y)``, or with ``validation_shuffle`` a seeded
         random one (stratified by class for labels). ``sample_weight`` (one per sample)
         and ``class_weight`` (label -> weight, or ``"balanced"``) make the loss a
-        weighted mean. Every argument is checked before anything changes, so a
-        ``ValueError`` leaves the network as it was. A loss or weights that blow up
-        raise ``DivergenceError`` with the network rolled back to the last state whose
-        loss was finite; Ctrl-C stops after the step in flight, resumably.
+        weighted mean. ``X`` and ``y`` may be memory maps (``np.load(..., mmap_mode="r")``)
+        or Dask arrays: they are streamed, never loaded whole (``docs/scaling.md``);
+        ``shuffle_window`` (rows) then bounds what a shuffled epoch holds at once, and
+        given for in-memory arrays it shuffles them the same way. Every argument is
+        checked before anything changes, so a ``ValueError`` leaves the network as it
+        was. A loss or weights that blow up raise ``DivergenceError`` with the network
+        rolled back to the last state whose loss was finite; Ctrl-C stops after the step
+        in flight, resumably.
         """
         _check_fit_args(epochs, batch_size, validation_split)
+        if shuffle_window is not None and (isinstance(shuffle_window, bool) or not isinstance(
+                shuffle_window, int | np.integer) or shuffle_window < 1):
+            raise ValueError(f"fit: shuffle_window must be a number of rows >= 1 "
+                             f"(got {shuffle_window!r})")
         callbacks = check_callbacks(callbacks)
-        data = self._training_data(X, y, validation_data, validation_split, validation_shuffle,
-                                   sample_weight, class_weight, feature_names, target_names)
+        if shuffle_window is not None or is_streamed(X) or is_streamed(y):
+            data = self._streamed_data(X, y, validation_data, validation_split,
+                                       validation_shuffle, sample_weight, class_weight,
+                                       batch_size, shuffle_window)
+        else:
+            data = self._training_data(X, y, validation_data, validation_split,
+                                       validation_shuffle, sample_weight, class_weight,
+                                       feature_names, target_names)
         if verbose:
             callbacks.append(ProgressBar(epochs=epochs))
         if self.schedule is not None and not any(
@@ -377,11 +394,72 @@ class Network:
         return _TrainingData(np.ascontiguousarray(X_arr, self.dtype),
                              np.ascontiguousarray(Y, self.dtype), W, val)
 
+    def _streamed_data(self, X: Any, y: Any, validation_data: Any, split: float,
+                       split_shuffle: bool, sample_weight: Any, class_weight: Any,
+                       batch_size: int | None, window: int | None) -> _TrainingData:
+        """``fit``'s data as row sources read block by block (memory maps, Dask arrays),
+        checked in one streaming pass that also gives the standardization statistics."""
+        xs, ys = as_source(X), as_source(y)
+        if X.ndim != 2 or xs.width != self.n_inputs or xs.dtype.kind not in "iuf":
+            raise ValueError(f"fit: expected X of shape (n_samples, {self.n_inputs}) holding "
+                             f"numbers (got {X.shape} {X.dtype})")
+        if ys.width != self.n_outputs or ys.dtype.kind not in "iuf" or y.ndim not in (1, 2):
+            msg = (f"fit: expected y of shape (n_samples, {self.n_outputs}) holding numbers "
+                   f"(got {y.shape} {y.dtype})")
+            if self.loss.classification:
+                msg += "; streamed targets of a classifier are one-hot (or 0/1) columns"
+            raise ValueError(msg)
+        if xs.n != ys.n:
+            raise ValueError(f"fit: X has {xs.n} samples but y has {ys.n}; they must match")
+        if class_weight is not None or split_shuffle:
+            raise ValueError("fit: class_weight and validation_shuffle need data in memory; "
+                             "pass sample_weight, or a validation split of the last rows")
+        W = _weights(sample_weight, None, None, self, xs.n)
+        val = None
+        if validation_data is not None:
+            val = (self._raw_inputs(np.asarray(validation_data[0]), "fit validation_data"),
+                   self._targets(np.asarray(validation_data[1]), "fit validation_data"))
+        elif split:
+            n_val = round(xs.n * split)
+            if not 1 <= n_val < xs.n:
+                raise ValueError(f"fit: validation_split={split} of {xs.n} samples leaves an "
+                                 "empty training or validation set")
+            cut = xs.n - n_val
+            val = (self._raw_inputs(np.asarray(X[cut:]), "fit validation_split"),
+                   self._targets(np.asarray(y[cut:]), "fit validation_split"))
+            X, y, W = X[:cut], y[:cut], None if W is None else W[:cut]
+            xs, ys = as_source(X), as_source(y)
+        # one pass over each: finite values, and the statistics when standardizing
+        scaler = self.scaler
+        fitting = scaler is None and bool(self.spec.standardize)
+        x_stats = column_stats(X, self.dtype, "fit X")
+        y_stats = column_stats(y, self.dtype, "fit y")
+        # Validated: from here on, state changes.
+        if fitting:
+            scaler = self.scaler = Standardizer(
+                *(x_stats if self.spec.scales_inputs else (None, None)),
+                *(y_stats if self.spec.scales_targets else (None, None)))
+        if scaler is not None and val is not None:
+            val = (scaler.transform_x(val[0]), scaler.transform_y(val[1]))
+        rows = window or window_rows(xs.width + ys.width, batch_size or xs.n)
+        return _TrainingData(X, y, W, val, streamed=(xs, ys, rows))
+
     def _train(self, data: _TrainingData, epochs: int, batch_size: int | None, shuffle: bool,
                callbacks: list[Any]) -> History:
         loop = self.loop
         loop.start_run()
-        batches = Batches(loop, data.X, data.Y, data.W, batch_size, shuffle)
+        batches: Batches | StreamedBatches
+        if data.streamed is not None:
+            xs, ys, rows = data.streamed
+            scaler = self.scaler
+            batches = StreamedBatches(
+                loop, xs, ys, data.W, batch_size, shuffle, rows,
+                None if scaler is None or scaler.x_mean is None else (scaler.x_mean,
+                                                                      scaler.x_std),
+                None if scaler is None or scaler.y_mean is None else (scaler.y_mean,
+                                                                      scaler.y_std))
+        else:
+            batches = Batches(loop, data.X, data.Y, data.W, batch_size, shuffle)
         history = self.history = History()
         self.stop_training = False
         hooks = CallbackList(callbacks, self)
@@ -416,7 +494,7 @@ class Network:
 
     def _epoch_logs(self, loss: float, data: _TrainingData) -> dict[str, float]:
         logs = {"loss": loss}
-        if self.metrics:
+        if self.metrics and data.streamed is None:  # streamed data: validation metrics only
             logs.update(self._metric_values(data.Y, self._forward(data.X)))
         if data.val is not None:
             Xv, Yv = data.val
@@ -533,10 +611,12 @@ class Network:
 
 @attrs.frozen
 class _TrainingData:
-    X: np.ndarray
-    Y: np.ndarray
+    X: Any
+    Y: Any
     W: np.ndarray | None
     val: tuple[np.ndarray, np.ndarray] | None
+    #: For data read block by block: the X and y sources and the shuffle window rows.
+    streamed: tuple[RowSource, RowSource, int] | None = None
 
 
 def _check_fit_args(epochs: Any, batch_size: Any, validation_split: Any) -> None:

@@ -8,9 +8,12 @@ computes them; a constant column gets a standard deviation of 1 so it stays cons
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from attrs import cmp_using, define, field
+
+from npframe.sources import as_source, column_moments
 
 __all__ = ["Standardizer", "column_stats"]
 
@@ -18,12 +21,17 @@ _arrays_equal = cmp_using(eq=np.array_equal)
 _KEYS = ("x_mean", "x_std", "y_mean", "y_std")
 
 
-def column_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population standard deviation of each column, in ``a``'s dtype."""
-    mean = a.mean(axis=0)
-    std = a.std(axis=0)
+def column_stats(a: Any, dtype: Any = None, where: str = "fit") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of each column, in ``dtype`` (``a``'s).
+
+    One streaming pass in float64 (``npframe.sources.column_moments``), whether ``a``
+    is in memory, a memory map or a Dask array, so the statistics do not depend on how
+    the data is stored.
+    """
+    mean, std = column_moments(as_source(a), where)
     std[std == 0] = 1  # a constant column stays constant instead of dividing by zero
-    return mean, std
+    dtype = np.dtype(dtype or a.dtype)
+    return mean.astype(dtype), std.astype(dtype)
 
 
 @define
@@ -36,10 +44,11 @@ class Standardizer:
     y_std: np.ndarray | None = field(default=None, eq=_arrays_equal)
 
     @classmethod
-    def fit(cls, X: np.ndarray | None, y: np.ndarray | None) -> Standardizer:
-        """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled)."""
-        x_mean, x_std = column_stats(X) if X is not None else (None, None)
-        y_mean, y_std = column_stats(y) if y is not None else (None, None)
+    def fit(cls, X: Any, y: Any, dtype: Any = None) -> Standardizer:
+        """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled), in
+        ``dtype`` (default: the data's)."""
+        x_mean, x_std = column_stats(X, dtype) if X is not None else (None, None)
+        y_mean, y_std = column_stats(y, dtype) if y is not None else (None, None)
         return cls(x_mean, x_std, y_mean, y_std)
 
     @property

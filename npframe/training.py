@@ -44,6 +44,7 @@ import numpy as np
 from npframe.errors import DivergenceError
 from npframe.interfaces import Layer, LayerContext, Loss, Optimizer, Order
 from npframe.numeric import sum_of_squares
+from npframe.sources import RowSource
 
 __all__ = [
     "DIVERGENCE_FACTOR",
@@ -52,6 +53,7 @@ __all__ = [
     "CleanStop",
     "InterruptFlag",
     "Position",
+    "StreamedBatches",
     "TrainingLoop",
     "Workspace",
     "batch_bounds",
@@ -299,6 +301,101 @@ class Batches:
     def __len__(self) -> int:
         return len(self.items)
 
+    streamed = False
+
+
+class StreamedBatches:
+    """Batches from sources that are not in memory (memory maps, Dask arrays).
+
+    The data is read one window of rows at a time (at most two windows are held, for
+    a batch that spans a boundary). A shuffled epoch visits the windows in a random
+    order and each window's rows in a random order, both drawn from the shuffling
+    stream, so the shuffle is reproducible and a stopped epoch resumes exactly; with
+    one window covering all rows it is a full shuffle. Rows are cast to the network's
+    dtype and standardized (``scale``) in the batch's workspace, the same arithmetic
+    as standardizing the whole array first.
+    """
+
+    streamed = True
+
+    def __init__(self, loop: TrainingLoop, X: RowSource, Y: RowSource, W: np.ndarray | None,
+                 batch_size: int | None, shuffle: bool, window_rows: int,
+                 scale: tuple[Any, Any] | None, scale_y: tuple[Any, Any] | None) -> None:
+        self.n = n = X.n
+        self.X, self.Y, self.W = X, Y, W
+        bounds = batch_bounds(n, batch_size)
+        self.shuffled = shuffle and len(bounds) > 1
+        orders = layer_orders(loop.sizes, bounds[0][1])
+        self.items = [(start, stop, loop.workspace(stop - start, orders), None, None, None)
+                      for start, stop in bounds]
+        rows = max(1, window_rows)
+        self.windows = [(a, min(a + rows, n)) for a in range(0, n, rows)]
+        self.scale, self.scale_y = scale, scale_y
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._x_scratch = np.empty((bounds[0][1], X.width), X.dtype)
+        self._y_scratch = np.empty((bounds[0][1], Y.width), Y.dtype)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def plan(self, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """The epoch's window order, its windows' cumulative sizes and its seed."""
+        count = len(self.windows)
+        if rng is None:
+            order = np.arange(count)
+            key = -1
+        else:
+            key = int(rng.integers(2**62))
+            order = rng.permutation(count)
+        sizes = np.array([self.windows[w][1] - self.windows[w][0] for w in order])
+        self._cache.clear()
+        return order, np.concatenate([[0], np.cumsum(sizes)]), key
+
+    def _window(self, w: int, key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cached = self._cache.get(w)
+        if cached is None:
+            if len(self._cache) >= 2:
+                self._cache.pop(next(iter(self._cache)))
+            a, b = self.windows[w]
+            perm = (np.arange(b - a) if key < 0
+                    else np.random.default_rng([key, w]).permutation(b - a))
+            cached = self._cache[w] = (self.X.read(a, b), self.Y.read(a, b), perm)
+        return cached
+
+    def fetch(self, k: int, plan: tuple[np.ndarray, np.ndarray, int],
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Batch ``k`` of the epoch ``plan`` describes, in its workspace's buffers."""
+        start, stop, ws, *_ = self.items[k]
+        order, cumulative, key = plan
+        size = stop - start
+        xs, ys = self._x_scratch[:size], self._y_scratch[:size]
+        w_rows = None if self.W is None else ws.w
+        filled = 0
+        j = int(np.searchsorted(cumulative, start, side="right")) - 1
+        while filled < size:
+            window = int(order[j])
+            lo = start + filled - int(cumulative[j])
+            hi = min(int(cumulative[j + 1] - cumulative[j]), lo + size - filled)
+            bx, by, perm = self._window(window, key)
+            index = perm[lo:hi]
+            np.take(bx, index, axis=0, out=xs[filled:filled + hi - lo])
+            np.take(by, index, axis=0, out=ys[filled:filled + hi - lo])
+            if w_rows is not None and self.W is not None:
+                a = self.windows[window][0]
+                np.take(self.W, index + a, out=w_rows[filled:filled + hi - lo])
+            filled += hi - lo
+            j += 1
+        x, y = ws.x, ws.y
+        np.copyto(x, xs, casting="same_kind")
+        np.copyto(y, ys, casting="same_kind")
+        if self.scale is not None:
+            np.subtract(x, self.scale[0], out=x)
+            np.divide(x, self.scale[1], out=x)
+        if self.scale_y is not None:
+            np.subtract(y, self.scale_y[0], out=y)
+            np.divide(y, self.scale_y[1], out=y)
+        return x, y, w_rows
+
 
 # -- the loop ------------------------------------------------------------------------------
 BatchHook = Callable[[int, dict[str, Any]], None]
@@ -397,7 +494,7 @@ class TrainingLoop:
         return float(np.dot(losses, W) / total)
 
     # -- epochs --------------------------------------------------------------------------
-    def run_epoch(self, batches: Batches, flag: InterruptFlag | None = None,
+    def run_epoch(self, batches: Batches | StreamedBatches, flag: InterruptFlag | None = None,
                   on_batch_begin: Sequence[BatchHook] = (),
                   on_batch_end: Sequence[BatchHook] = ()) -> float:
         """Train until the end of the current epoch; return its mean batch loss.
@@ -418,7 +515,7 @@ class TrainingLoop:
             self._restore(self._epoch_start)
             raise
 
-    def _epoch_order(self, batches: Batches) -> np.ndarray | None:
+    def _epoch_order(self, batches: Any) -> Any:
         position = self.position
         if position.batch and (position.epoch_samples, position.epoch_batches) != (
                 batches.n, len(batches)):
@@ -431,15 +528,17 @@ class TrainingLoop:
             )
             raise ValueError(msg)
         if not batches.shuffled:
-            return None
+            return batches.plan(None) if batches.streamed else None
         if position.batch:
             assert position.epoch_rng is not None
             set_rng_state(self.shuffle_rng, position.epoch_rng, "the epoch's shuffling state")
         else:
             position.epoch_rng = rng_state(self.shuffle_rng)
+        if batches.streamed:
+            return batches.plan(self.shuffle_rng)
         return self.shuffle_rng.permutation(batches.n)
 
-    def _steps(self, batches: Batches, order: np.ndarray | None, flag: InterruptFlag | None,
+    def _steps(self, batches: Any, order: Any, flag: InterruptFlag | None,
                on_batch_begin: Sequence[BatchHook], on_batch_end: Sequence[BatchHook]) -> float:
         position = self.position
         position.epoch_samples, position.epoch_batches = batches.n, len(batches)
@@ -449,9 +548,12 @@ class TrainingLoop:
         hooks = bool(on_batch_begin or on_batch_end)
         limit = self._limit
         unverified = True  # the first loss of a segment vouches for its starting state
+        streamed = batches.streamed
         for k in range(position.batch, len(batches)):
             start, stop, ws, x, y, w = batches.items[k]
-            if order is not None:
+            if streamed:
+                x, y, w = batches.fetch(k, order)
+            elif order is not None:
                 index = order[start:stop]
                 x, y = _gather(batches.X, index, ws.x), _gather(batches.Y, index, ws.y)
                 if w is not None and batches.W is not None:
