@@ -63,7 +63,7 @@ def test_a_memory_map_trains_exactly_like_the_array(files, kwargs):
 
 def test_a_streamed_shuffle_is_a_shuffle(files):
     """Windows visited in a random order, rows within a window too: epochs differ."""
-    folder, X, Y = files
+    folder, X, _Y = files
     net = npframe.Network.from_spec(SPEC)
     batches = npframe.training.StreamedBatches(
         net.loop, *map(npframe.sources.as_source, mapped(folder)), None, 64, True, 700,
@@ -79,7 +79,7 @@ def test_a_streamed_shuffle_is_a_shuffle(files):
 
 
 def test_a_stopped_streamed_epoch_resumes_exactly(files, tmp_path):
-    folder, X, Y = files
+    folder, _X, _Y = files
     once = npframe.Network.from_spec(SPEC)
     once.fit(*mapped(folder), epochs=3, batch_size=64, shuffle_window=700)
 
@@ -109,7 +109,7 @@ def test_non_finite_values_in_a_memory_map_are_found_with_their_row(tmp_path):
 
 
 def test_streamed_data_is_checked_before_anything_changes(files):
-    folder, X, Y = files
+    folder, _X, _Y = files
     Xm, Ym = mapped(folder)
     net = npframe.Network.from_spec(SPEC)
     for call, pattern in [
@@ -126,7 +126,7 @@ def test_streamed_data_is_checked_before_anything_changes(files):
 def test_dask_arrays_stream_and_their_statistics_run_on_the_scheduler(files):
     da = pytest.importorskip("dask.array")
     distributed = pytest.importorskip("distributed")
-    folder, X, Y = files
+    _folder, X, Y = files
     in_memory = npframe.Network.from_spec(SPEC)
     in_memory.fit(X, Y, epochs=2, batch_size=64, shuffle_window=700)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
