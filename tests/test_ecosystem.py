@@ -24,12 +24,11 @@ import textwrap
 from pathlib import Path
 from typing import Any, ClassVar
 
+import jsonschema
 import numpy as np
 import pytest
 
 import npframe
-
-pytest.importorskip("hatchling", reason="building the test distributions needs hatchling")
 
 MISSING_MODULE = "scipy_not_installed_here"
 
@@ -480,7 +479,6 @@ def test_a_wrapper_and_ordered_hookimpls_register_their_components(python):
 
 # -- the schema sees the installed plugins ---------------------------------------------------
 def test_the_schema_offers_qualified_names_and_plugin_parameters(npframe_cli, tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")
     result = npframe_cli(["schema", "--out", "spec.schema.json"], "alpha-1.0", "beta", "broken")
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"npframe: warning: {BROKEN_FAILURE}\n"

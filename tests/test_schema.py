@@ -16,6 +16,7 @@ import types
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import jsonschema
 import pytest
 from attrs import field, frozen, validators
 
@@ -26,8 +27,6 @@ from npframe.plugins import iter_entry_points
 from npframe.registry import Registry
 from npframe.schema import DRAFT, METADATA_KEY, spec_schema, write_schema
 from npframe.spec import EarlyStoppingSpec, NetworkSpec, TrainSpec
-
-jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
