@@ -27,10 +27,13 @@ import numpy as np
 from npframe import diagnostics
 from npframe._version import __version__
 from npframe.assembly import assemble
-from npframe.errors import NpframeError, PluginWarning, SpecError
+from npframe.errors import NpframeError, PluginLoadError, PluginWarning, SpecError
 from npframe.kinds import KINDS
 from npframe.memory import format_bytes
+from npframe.plugins import STRICT_ENV_VAR, strict
+from npframe.registry import default_registry
 from npframe.scaffold import add_parser as _add_new_plugin_parser
+from npframe.schema import spec_schema, write_schema
 from npframe.summary import describe_component, layer_table, table
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -187,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--verbose", "-v", action="store_true",
                          help="show each failed plugin's whole traceback")
     plugins.set_defaults(handler=_cmd_plugins)
+    _add_strict_option(plugins)
     _add_new_plugin_parser(sub)
+    _add_schema_parser(sub)
     return parser
 
 
@@ -468,6 +473,60 @@ def _cmd_plugins(args: argparse.Namespace, out: IO[str]) -> int:
         print(json.dumps(report.to_dict(), indent=2), file=out)
     else:
         out.write(diagnostics.format_report(report, kind=args.kind, verbose=args.verbose))
+    return EXIT_OK
+
+
+def _add_strict_option(plugins: argparse.ArgumentParser) -> None:
+    plugins.add_argument("--strict", action="store_true",
+                         help="exit with code 2 when any plugin failed to load (as "
+                              f"{STRICT_ENV_VAR}=1 does), after printing the report")
+    plugins.set_defaults(handler=_cmd_plugins_strict)
+
+
+def _cmd_plugins_strict(args: argparse.Namespace, out: IO[str]) -> int:
+    """``npframe plugins``; in strict mode (``--strict`` or the variable) the report is
+    still printed, and a failed plugin then makes the exit code 2."""
+    if not (args.strict or strict()):
+        return _cmd_plugins(args, out)
+    try:
+        _cmd_plugins(args, out)
+    except PluginLoadError:
+        # the variable made loading raise once every plugin had been tried; the failures
+        # are recorded, so the report can be made now
+        _cmd_plugins(args, out)
+    failures = default_registry().failures()
+    if failures:
+        why = "--strict" if args.strict else f"{STRICT_ENV_VAR} is set"
+        listed = "; ".join(str(f) for f in failures)
+        raise CLIError(f"{why}: {_plural(len(failures), 'plugin')} failed to load: {listed}")
+    return EXIT_OK
+
+
+# -- schema --------------------------------------------------------------------------------
+def _add_schema_parser(sub: Any) -> None:
+    schema = sub.add_parser(
+        "schema", help="write the JSON Schema of specs, for editors",
+        description=(
+            "Write the JSON Schema (draft 2020-12) of the spec language: every key, and "
+            "every registered component with its parameters, plugins included. Editors "
+            "validate and complete specs with it (docs/spec.md, 'Editor support'); run it "
+            "again after installing or removing a plugin."
+        ),
+    )
+    schema.add_argument("--out", metavar="FILE.json",
+                        help="write it to this file (default: standard output)")
+    schema.set_defaults(handler=_cmd_schema)
+
+
+def _cmd_schema(args: argparse.Namespace, out: IO[str]) -> int:
+    if args.out is None:
+        print(json.dumps(spec_schema(), indent=2, ensure_ascii=False), file=out)
+        return EXIT_OK
+    path = _check_output(args.out, ".json", "--out")
+    registry = default_registry()
+    write_schema(path, registry)
+    components = _plural(len(registry.entries()), "component")
+    print(f"wrote the spec schema ({components}) to {path}", file=out)
     return EXIT_OK
 
 

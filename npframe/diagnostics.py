@@ -131,6 +131,8 @@ def format_report(plugin_report: PluginReport | None = None, *, kind: str | None
         env = f"{ENV_VAR} is not set: every installed plugin loads"
     elif not rep.env.strip():
         env = f"{ENV_VAR} is empty: only npframe's built-ins load"
+    elif all(p.strip().startswith("-") for p in rep.env.split(",") if p.strip()):
+        env = f"{ENV_VAR}={rep.env}: every installed plugin loads except those it excludes"
     else:
         env = f"{ENV_VAR}={rep.env}: only what it selects (and the built-ins) loads"
     mode = (f"{STRICT_ENV_VAR} is set: a plugin failure is an error" if strict()

@@ -273,7 +273,8 @@ class PluginFailure:
 
 
 def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside npframe.
+    """The ``stacklevel`` that points a warning at the first frame outside npframe,
+    counted from the caller's frame as ``warnings.warn`` counts (1: the caller).
 
     Plugins load lazily, deep inside npframe (and pluggy); the warning should name the
     user's line that asked for a component, not npframe's.
@@ -304,9 +305,9 @@ def warn_failures(failures: Iterable[PluginFailure]) -> None:
             f"{lines}\n(`npframe plugins -v` shows the tracebacks)"
         )
         raise PluginLoadError(msg)
-    level = user_stacklevel()
+    level = user_stacklevel()  # counted from this frame, as warn's stacklevel is
     for failure in failures:
-        warnings.warn(PluginWarning(str(failure)), stacklevel=level + 1)
+        warnings.warn(PluginWarning(str(failure)), stacklevel=level)
 
 
 # -- running hooks ---------------------------------------------------------------------------

@@ -225,7 +225,7 @@ class Registry:
                     f"NPFRAME_PLUGINS names {name!r}, which matches no installed plugin "
                     f"distribution (installed: {listing(s.distribution for s in sources)})"
                 )
-                warnings.warn(PluginWarning(msg), stacklevel=user_stacklevel() + 1)
+                warnings.warn(PluginWarning(msg), stacklevel=user_stacklevel())
         return new
 
     def _load_one(self, source: PluginSource) -> PluginFailure | None:

@@ -440,6 +440,8 @@ class NetworkSpec:
             )
             raise SpecError(msg, "spec")
         _table(data, "spec")
+        if "$schema" in data:  # an editor's JSON Schema reference (npframe schema): not ours
+            data = {k: v for k, v in data.items() if k != "$schema"}
         _check_keys(data, cls.KEYS, "")
         layers = _require(data, "layers", "")
         if not isinstance(layers, list | tuple):

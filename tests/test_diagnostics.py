@@ -172,6 +172,10 @@ def test_in_process_registrations_and_empty_kinds_are_listed():
 @pytest.mark.parametrize(("env", "line"), [
     (None, "NPFRAME_PLUGINS is not set: every installed plugin loads"),
     ("", "NPFRAME_PLUGINS is empty: only npframe's built-ins load"),
+    ("npframe-a, -npframe-b", "NPFRAME_PLUGINS=npframe-a, -npframe-b: only what it selects "
+                              "(and the built-ins) loads"),
+    ("-npframe-a, -npframe-b", "NPFRAME_PLUGINS=-npframe-a, -npframe-b: every installed "
+                               "plugin loads except those it excludes"),
 ])
 def test_format_report_explains_npframe_plugins(monkeypatch, env, line):
     if env is None:

@@ -40,6 +40,10 @@ def _positive(instance: Any, attribute: Any, value: float) -> None:
         raise ValueError(f"must be a finite number > 0 (got {value!r})", attribute, value)
 
 
+#: What ``_positive`` checks, for ``npframe schema`` (hand-written validators say nothing).
+_POSITIVE_SCHEMA = {"json_schema": {"exclusiveMinimum": 0}}
+
+
 def _real(value: Any) -> float:
     """``float(value)`` for real numbers only: ``"0.2"`` and ``True`` are refused."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -97,7 +101,7 @@ class Dense(Layer):
     ``initializer`` overrides the network's for ``W``; biases start at zero.
     """
 
-    units: int = field(validator=_positive_int)
+    units: int = field(validator=_positive_int, metadata={"json_schema": {"minimum": 1}})
     activation: Activation = field(validator=validators.instance_of(Activation))
     initializer: Initializer | None = field(
         default=None, validator=validators.optional(validators.instance_of(Initializer)))
@@ -173,7 +177,8 @@ class Dropout(Layer):
     from the network's seeded noise stream, so runs are reproducible and resume exactly.
     """
 
-    rate: float = field(converter=_real, validator=_fraction)
+    rate: float = field(converter=_real, validator=_fraction,
+                        metadata={"json_schema": {"minimum": 0, "exclusiveMaximum": 1}})
 
     def output_size(self, input_size: int) -> int:
         return input_size
@@ -316,7 +321,8 @@ class BatchNorm(Layer):
 
     momentum: float = field(default=0.1, converter=_real,
                             validator=[validators.ge(0.0), validators.le(1.0)])
-    eps: float = field(default=1e-5, converter=_real, validator=_positive)
+    eps: float = field(default=1e-5, converter=_real, validator=_positive,
+                       metadata=_POSITIVE_SCHEMA)
     running_mean: np.ndarray | None = field(default=None, init=False, repr=False)
     running_var: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -416,7 +422,8 @@ class LayerNorm(Layer):
     The same computation in training and inference; a batch of one sample works.
     """
 
-    eps: float = field(default=1e-5, converter=_real, validator=_positive)
+    eps: float = field(default=1e-5, converter=_real, validator=_positive,
+                       metadata=_POSITIVE_SCHEMA)
 
     def output_size(self, input_size: int) -> int:
         return input_size
