@@ -52,10 +52,10 @@ _SIMPLE_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"
 _COMPARISONS = {">=": "minimum", ">": "exclusiveMinimum", "<=": "maximum",
                 "<": "exclusiveMaximum"}
 # The validator classes, found through attrs' public factories rather than by name.
-_NUMBER_VALIDATOR = type(validators.ge(0))
-_IN_VALIDATOR = type(validators.in_(()))
-_AND_VALIDATOR = type(validators.and_())
-_OPTIONAL_VALIDATOR = type(validators.optional(validators.ge(0)))
+_NUMBER_VALIDATOR: type = type(validators.ge(0))
+_IN_VALIDATOR: type = type(validators.in_(()))
+_AND_VALIDATOR: type = type(validators.and_())
+_OPTIONAL_VALIDATOR: type = type(validators.optional(validators.ge(0)))
 
 
 def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
@@ -283,6 +283,7 @@ def _parameters_schema(entry: Entry, key: str,
 
 
 def _parameter_schema(p: Parameter, kind: str | None, field: Any) -> dict[str, Any]:
+    schema: dict[str, Any]
     if kind is not None and kind in KINDS:  # a layer's component: a reference, never null
         schema = _ref(kind)
     else:
@@ -369,7 +370,7 @@ def _validator_schema(validator: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for v in _validators(validator):
         if isinstance(v, _NUMBER_VALIDATOR):
-            keyword = _COMPARISONS.get(getattr(v, "compare_op", None))
+            keyword = _COMPARISONS.get(str(getattr(v, "compare_op", "")))
             bound = getattr(v, "bound", None)
             if keyword and _is_number(bound):
                 tighter = max if keyword.endswith("inimum") else min
