@@ -18,10 +18,21 @@ _arrays_equal = cmp_using(eq=np.array_equal)
 _KEYS = ("x_mean", "x_std", "y_mean", "y_std")
 
 
-def column_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population standard deviation of each column, in ``a``'s dtype."""
-    mean = a.mean(axis=0)
-    std = a.std(axis=0)
+def column_stats(a: np.ndarray, weights: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of each column, in ``a``'s dtype.
+
+    With ``weights`` (one per row, >= 0) a row of weight k counts as k copies of it
+    (and weight 0 as none), as ``sample_weight`` does in the loss.
+    """
+    if weights is None:
+        mean = a.mean(axis=0)
+        std = a.std(axis=0)
+    else:
+        mean = np.average(a, axis=0, weights=weights).astype(a.dtype, copy=False)
+        deviation = a - mean
+        variance = np.average(deviation * deviation, axis=0, weights=weights)
+        std = np.sqrt(variance).astype(a.dtype, copy=False)
     std[std == 0] = 1  # a constant column stays constant instead of dividing by zero
     return mean, std
 
@@ -36,10 +47,12 @@ class Standardizer:
     y_std: np.ndarray | None = field(default=None, eq=_arrays_equal)
 
     @classmethod
-    def fit(cls, X: np.ndarray | None, y: np.ndarray | None) -> Standardizer:
-        """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled)."""
-        x_mean, x_std = column_stats(X) if X is not None else (None, None)
-        y_mean, y_std = column_stats(y) if y is not None else (None, None)
+    def fit(cls, X: np.ndarray | None, y: np.ndarray | None,
+            weights: np.ndarray | None = None) -> Standardizer:
+        """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled),
+        weighted by the per-sample ``weights (n,)`` when given."""
+        x_mean, x_std = column_stats(X, weights) if X is not None else (None, None)
+        y_mean, y_std = column_stats(y, weights) if y is not None else (None, None)
         return cls(x_mean, x_std, y_mean, y_std)
 
     @property
