@@ -117,6 +117,18 @@ def test_the_documented_grid_search_matches_mlpclassifier():
     assert ours > 0.94
 
 
+def test_the_readme_example_runs():
+    readme = (DOCS.parents[1] / "README.md").read_text("utf-8")
+    match = re.search(r"```python\n# pip install \"npframe\[sklearn\]\"\n(.*?)```", readme,
+                      re.S)
+    assert match, "README.md lost its scikit-learn example"
+    code = match.group(1).replace("epochs=100", "epochs=5").replace("n_jobs=2", "n_jobs=1")
+    X, y = load_breast_cancer(return_X_y=True)
+    namespace: dict = {"X_train": X, "y_train": y}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["search"].best_estimator_[-1].n_iter_ == 5
+
+
 def test_cross_validation_with_several_scorers():
     X, y = load_breast_cancer(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), NpframeClassifier((16,), epochs=30,
@@ -144,19 +156,21 @@ def test_regressor_cross_validation_scorers(regression):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_diabetes_regressor_reaches_mlpregressor_with_target_scaling():
-    """The issue's comparison: 32 hidden units, 100 epochs, 3-fold R²."""
+    """The issue's comparison: 32 hidden units, 100 epochs, 3-fold R², three seeds."""
     X, y = load_diabetes(return_X_y=True)
-    ours = cross_val_score(make_pipeline(StandardScaler(), NpframeRegressor(
-        (32,), epochs=100, random_state=0)), X, y, cv=3).mean()
-    scaled_mlp = make_pipeline(StandardScaler(), TransformedTargetRegressor(
-        MLPRegressor(hidden_layer_sizes=(32,), max_iter=100, random_state=0),
-        transformer=StandardScaler()))
-    theirs = cross_val_score(scaled_mlp, X, y, cv=3).mean()
-    raw = cross_val_score(make_pipeline(StandardScaler(), NpframeRegressor(
-        (32,), epochs=100, standardize=False, random_state=0)), X, y, cv=3).mean()
-    assert ours >= theirs - 0.03, (ours, theirs)
+
+    def r2(model):
+        return cross_val_score(make_pipeline(StandardScaler(), model), X, y, cv=3).mean()
+
+    seeds = range(3)
+    ours = np.mean([r2(NpframeRegressor((32,), epochs=100, random_state=s)) for s in seeds])
+    theirs = np.mean([r2(TransformedTargetRegressor(
+        MLPRegressor(hidden_layer_sizes=(32,), max_iter=100, random_state=s),
+        transformer=StandardScaler())) for s in seeds])
+    raw = r2(NpframeRegressor((32,), epochs=100, standardize=False, random_state=0))
+    assert ours >= theirs - 0.02, (ours, theirs)
     assert ours > 0.4
-    assert raw < ours - 0.2  # what the default target scaling is for
+    assert raw < 0  # what the default target scaling is for
 
 
 # -- cloning and pickling ---------------------------------------------------------------------
@@ -409,6 +423,18 @@ def test_spec_errors_name_what_the_user_wrote(blobs):
         small_regressor(spec={"loss": "categorical_crossentropy"}).fit(X, y)
     with pytest.raises(ValueError, match=r"fit: y holds one class \(1\); a classifier needs"):
         small_classifier().fit(X, np.ones(len(X), int))
+
+
+def test_a_failed_fresh_fit_leaves_the_estimator_unfitted(blobs):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = blobs
+    clf = small_classifier().fit(X, y)
+    with pytest.raises(ValueError, match="one class"):
+        clf.fit(X[:, :3], np.zeros(len(X)))
+    assert not {"network_", "classes_", "loss_curve_", "n_iter_"} & set(vars(clf))
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
 
 
 def test_random_state(blobs):

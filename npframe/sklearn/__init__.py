@@ -15,7 +15,7 @@ _INSTALL = 'pip install "npframe[sklearn]"'
 
 try:
     import sklearn
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+except ImportError as exc:
     msg = f"npframe.sklearn needs scikit-learn, which is not installed: {_INSTALL}"
     raise ImportError(msg, name=exc.name) from exc
 
@@ -33,8 +33,7 @@ if _version(sklearn.__version__) < MIN_SKLEARN:  # pragma: no cover
            f"(installed: {sklearn.__version__}): {_INSTALL}")
     raise ImportError(msg)
 
-from npframe.sklearn._base import NpframeEstimator  # noqa: E402
 from npframe.sklearn._classifier import NpframeClassifier  # noqa: E402
 from npframe.sklearn._regressor import NpframeRegressor  # noqa: E402
 
-__all__ = ["NpframeClassifier", "NpframeEstimator", "NpframeRegressor"]
+__all__ = ["NpframeClassifier", "NpframeRegressor"]

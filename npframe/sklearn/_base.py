@@ -32,13 +32,13 @@ AUTO_BATCH = 200
 #: Input dtypes kept as they are (anything else becomes float64); the network then
 #: casts to its spec's dtype.
 _FLOAT_DTYPES = (np.float64, np.float32)
-#: The parameters that describe the network (the rest describe training).
 #: How a changed top-level spec key is named to the user.
 _CHANGED = {
     "layers": "layers: hidden_layer_sizes, activation or the spec's layers and output",
     "optimizer": "optimizer: optimizer, learning_rate or the spec's optimizer",
     "standardize": "standardize",
 }
+#: The parameters that describe the network (the rest describe training).
 _SPEC_PARAMS = ("hidden_layer_sizes", "activation", "optimizer", "learning_rate",
                 "standardize", "random_state")
 
@@ -126,6 +126,8 @@ class NpframeEstimator(BaseEstimator):
         if incremental:
             epochs = 1  # partial_fit: one pass over the data, as scikit-learn's
         continuing = hasattr(self, "network_") and (incremental or self.warm_start)
+        if not continuing:
+            self._forget()  # a new network: a fit that fails leaves the estimator unfitted
         X, y = validate_data(self, X, y, reset=not continuing, dtype=_FLOAT_DTYPES,
                              **self._y_checks)
         if continuing:
@@ -153,6 +155,14 @@ class NpframeEstimator(BaseEstimator):
         self.loss_curve_ = curve + list(history.loss)
         self.n_iter_ = net.epoch
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "network_")
+
+    def _forget(self) -> None:
+        """Drop everything learned (attributes ending in ``_``)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
 
     def _plan(self, user: Mapping[str, Any], info: Any, n_inputs: int,
               seed: int | None) -> Plan:
