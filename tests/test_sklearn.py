@@ -310,6 +310,19 @@ def test_binary_and_multiclass_outputs(blobs):
     np.testing.assert_allclose(np.exp(multi.predict_log_proba(X)), proba)
 
 
+def test_logits_and_no_hidden_layers(blobs):
+    X, y = blobs
+    logits = small_classifier(spec={"loss": {"name": "binary_crossentropy",
+                                             "from_logits": True}}).fit(X, y == 1)
+    assert logits.network_.to_spec()["layers"][-1] == {"units": 1, "activation": "linear"}
+    proba = logits.predict_proba(X)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    linear = small_classifier(hidden_layer_sizes=()).fit(X, y)  # multinomial logistic
+    assert linear.network_.sizes == (4, 3)
+    assert small_classifier(hidden_layer_sizes=6).fit(X, y).network_.sizes == (4, 6, 3)
+
+
 def test_boolean_labels(blobs):
     X, y = blobs
     clf = small_classifier().fit(X, y == 0)

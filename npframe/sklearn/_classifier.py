@@ -114,6 +114,7 @@ class NpframeClassifier(ClassifierMixin, NpframeEstimator):
         return np.hstack([1.0 - p, p]) if p.shape[1] == 1 else p
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``; a probability of exactly 0 gives ``-inf``."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
