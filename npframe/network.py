@@ -375,6 +375,10 @@ class Network:
                 X_arr, Y, W, val = _split(X_arr, Y, W, split, split_shuffle,
                                           self.loss.classification,
                                           np.random.default_rng(self._split_seed))
+            if W is not None and not W.any():
+                msg = ("fit: the weight (sample_weight, class_weight) of every training "
+                       "sample is zero; there is nothing to learn from")
+                raise ValueError(msg)
         except ValueError:
             self.classes = classes_before
             raise
@@ -386,7 +390,8 @@ class Network:
             self.target_names = learned_targets
         if self.scaler is None and self.spec.standardize:
             self.scaler = Standardizer.fit(X_arr if self.spec.scales_inputs else None,
-                                           Y if self.spec.scales_targets else None)
+                                           Y if self.spec.scales_targets else None,
+                                           weights=W)
         if self.scaler is not None:
             X_arr, Y = self.scaler.transform_x(X_arr), self.scaler.transform_y(Y)
             if val is not None:
@@ -432,8 +437,8 @@ class Network:
         # one pass over each: finite values, and the statistics when standardizing
         scaler = self.scaler
         fitting = scaler is None and bool(self.spec.standardize)
-        x_stats = column_stats(X, self.dtype, "fit X")
-        y_stats = column_stats(y, self.dtype, "fit y")
+        x_stats = column_stats(X, self.dtype, "fit X", W)
+        y_stats = column_stats(y, self.dtype, "fit y", W)
         # Validated: from here on, state changes.
         if fitting:
             scaler = self.scaler = Standardizer(

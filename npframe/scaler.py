@@ -21,14 +21,16 @@ _arrays_equal = cmp_using(eq=np.array_equal)
 _KEYS = ("x_mean", "x_std", "y_mean", "y_std")
 
 
-def column_stats(a: Any, dtype: Any = None, where: str = "fit") -> tuple[np.ndarray, np.ndarray]:
+def column_stats(a: Any, dtype: Any = None, where: str = "fit",
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population standard deviation of each column, in ``dtype`` (``a``'s).
 
     One streaming pass in float64 (``npframe.sources.column_moments``), whether ``a``
     is in memory, a memory map or a Dask array, so the statistics do not depend on how
-    the data is stored.
+    the data is stored. With ``weights`` (one per row, >= 0) a row of weight k counts
+    as k copies of it (and weight 0 as none), as ``sample_weight`` does in the loss.
     """
-    mean, std = column_moments(as_source(a), where)
+    mean, std = column_moments(as_source(a), where, weights)
     std[std == 0] = 1  # a constant column stays constant instead of dividing by zero
     dtype = np.dtype(dtype or a.dtype)
     return mean.astype(dtype), std.astype(dtype)
@@ -44,11 +46,14 @@ class Standardizer:
     y_std: np.ndarray | None = field(default=None, eq=_arrays_equal)
 
     @classmethod
-    def fit(cls, X: Any, y: Any, dtype: Any = None) -> Standardizer:
+    def fit(cls, X: Any, y: Any, dtype: Any = None,
+            weights: np.ndarray | None = None) -> Standardizer:
         """Statistics of ``X (n, in)`` and/or ``y (n, out)`` (``None``: not scaled), in
-        ``dtype`` (default: the data's)."""
-        x_mean, x_std = column_stats(X, dtype) if X is not None else (None, None)
-        y_mean, y_std = column_stats(y, dtype) if y is not None else (None, None)
+        ``dtype`` (default: the data's), weighted by the per-sample ``weights`` if given."""
+        x_mean, x_std = (column_stats(X, dtype, "fit X", weights) if X is not None
+                         else (None, None))
+        y_mean, y_std = (column_stats(y, dtype, "fit y", weights) if y is not None
+                         else (None, None))
         return cls(x_mean, x_std, y_mean, y_std)
 
     @property

@@ -72,16 +72,19 @@ def as_source(array: Any) -> RowSource:
     return RowSource(array)
 
 
-def column_moments(source: RowSource, where: str) -> tuple[np.ndarray, np.ndarray]:
+def column_moments(source: RowSource, where: str,
+                   weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and population standard deviation in one streaming pass.
 
     Chan et al.'s pairwise update merges each block's mean and sum of squared
     deviations in float64 (blocks of a fixed number of values, so the same data gives
     the same statistics however it is stored).
     Every block is also checked for non-finite values (the message names the row).
-    A Dask source computes both reductions on its scheduler instead.
+    A Dask source computes both reductions on its scheduler instead. ``weights`` (one
+    per row, in memory) make every moment a weighted one: a row of weight k counts as k
+    copies of it.
     """
-    if source.dask:
+    if source.dask and weights is None:
         import dask.array as da  # the caller has Dask: it passed a Dask array
 
         array = source.array if source.array.ndim == 2 else source.array.reshape(-1, 1)
@@ -92,7 +95,7 @@ def column_moments(source: RowSource, where: str) -> tuple[np.ndarray, np.ndarra
             msg = f"{where}: the data holds NaN or inf; remove or impute non-finite values first"
             raise ValueError(msg)
         return np.asarray(mean), np.asarray(std)
-    count = 0
+    count = 0.0
     mean = np.zeros(source.width)
     m2 = np.zeros(source.width)
     for start, stop in source.blocks():
@@ -102,12 +105,20 @@ def column_moments(source: RowSource, where: str) -> tuple[np.ndarray, np.ndarra
             msg = (f"{where}: row {start + int(bad[0])}, column {int(bad[1])} holds "
                    f"{block[tuple(bad)]}; remove or impute non-finite values first")
             raise ValueError(msg)
-        k = block.shape[0]
-        block_mean = block.mean(axis=0)
-        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+        if weights is None:
+            k = float(block.shape[0])
+            block_mean = block.mean(axis=0)
+            block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+        else:
+            w = np.asarray(weights[start:stop], dtype=np.float64)
+            k = float(w.sum())
+            if k == 0.0:
+                continue
+            block_mean = (w @ block) / k
+            block_m2 = w @ ((block - block_mean) ** 2)
         delta = block_mean - mean
         total = count + k
         mean = mean + delta * (k / total)
         m2 = m2 + block_m2 + delta**2 * (count * k / total)
         count = total
-    return mean, np.sqrt(m2 / max(count, 1))
+    return mean, np.sqrt(m2 / max(count, 1e-300))
