@@ -55,6 +55,9 @@ class NpframeEstimator(BaseEstimator):
     _default_standardize: ClassVar[bool | str] = False
     #: Keyword arguments of ``validate_data`` for ``(X, y)``.
     _y_checks: ClassVar[Mapping[str, Any]] = {}
+    # Learned in fit (absent before, as scikit-learn's conventions want).
+    network_: Network
+    loss_curve_: list[float]
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -39,7 +39,7 @@ class NpframeRegressor(RegressorMixin, NpframeEstimator):
     """
 
     _default_standardize = "targets"
-    _y_checks: Mapping[str, Any] = {"multi_output": True, "y_numeric": True}
+    _y_checks: ClassVar[Mapping[str, Any]] = {"multi_output": True, "y_numeric": True}
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> NpframeRegressor:
         """One epoch over ``(X, y)``, continuing the network (built on the first call).

@@ -116,7 +116,7 @@ def resolve_seed(random_state: Any, user: Mapping[str, Any]) -> int | None:
     if random_state is None:
         return user.get("seed")
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if 0 <= random_state < SEED_LIMIT:
+        if 0 <= int(random_state) < SEED_LIMIT:
             return int(random_state)
     elif isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, SEED_LIMIT - 1, dtype=np.int64))
