@@ -44,6 +44,7 @@ REQUIRED_PARAMS = {
     "schedule:cosine": {"epochs": 50},
     "schedule:exponential": {"gamma": 0.9},
     "schedule:step": {"step_size": 3},
+    "schedule:warmup": {"steps": 20},
 }
 
 #: Built-ins again with non-default parameters: other code paths, same kit.
@@ -67,6 +68,8 @@ VARIANTS = [
     ("optimizer", "sgd", {"clip_norm": 1.0}),
     ("optimizer", "adagrad", {"lr_decay": 0.01, "initial_accumulator_value": 0.1}),
     ("schedule", "cosine", {"epochs": 50, "warmup": 5, "min_factor": 0.1}),
+    ("schedule", "one_cycle", {"warmup_fraction": 0.1, "anneal": "linear", "total_steps": 40}),
+    ("schedule", "warmup", {"steps": 7, "then": "cosine", "min_factor": 0.2}),
     ("dataset", "tutorial", {"n_samples": 100}),
 ]
 
