@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from npframe.interfaces import Activation
-from npframe.testing._arrays import check_array, differences, frozen
+from npframe.testing._arrays import Order, check_array, differences, frozen
 from npframe.testing._gradient import ATOL, EPS, RTOL, compare_gradient, numeric_gradient
 from npframe.testing._guard import call, no_global_randomness
 from npframe.testing._inputs import SEED, activation_edges, away_from_zero
@@ -65,7 +68,7 @@ def _plain(act: Activation, name: str, z: np.ndarray, grad_a: np.ndarray, what: 
 
 
 def _fast_path(act: Activation, name: str, z: np.ndarray, grad_a: np.ndarray, what: str,
-               order: str, in_place: bool) -> None:
+               order: Order, in_place: bool) -> None:
     """``forward_into`` / ``backward_into`` bit-identical to ``forward`` / ``backward``.
 
     In ``order`` buffers, as a dense layer keeps them: the inputs read-only, ``out``
@@ -78,9 +81,10 @@ def _fast_path(act: Activation, name: str, z: np.ndarray, grad_a: np.ndarray, wh
     grad_a = frozen(grad_a, order)
     a = frozen(call(f"{name}.forward on {layout}", act.forward, z), order)
     grad_z = call(f"{name}.backward on {layout}", act.backward, z, a, grad_a)
-    forms = [("forward_into(z, out)", act.forward_into, (z, np.full_like(z, np.nan)), a),
-             ("backward_into(z, a, grad_a, out)", act.backward_into,
-              (z, a, grad_a, np.full_like(z, np.nan)), grad_z)]
+    forms: list[tuple[str, Callable[..., Any], tuple[np.ndarray, ...], np.ndarray]] = [
+        ("forward_into(z, out)", act.forward_into, (z, np.full_like(z, np.nan)), a),
+        ("backward_into(z, a, grad_a, out)", act.backward_into,
+         (z, a, grad_a, np.full_like(z, np.nan)), grad_z)]
     if in_place:
         z_buffer = np.array(z, order=order)
         a_buffer, g_buffer = np.array(a, order=order), np.array(grad_a, order=order)

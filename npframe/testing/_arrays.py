@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from npframe.testing._messages import index, number
 
 __all__ = [
+    "Order",
     "check_array",
     "check_finite",
     "check_unchanged",
@@ -28,8 +29,11 @@ __all__ = [
 
 __tracebackhide__ = True  # the kit's frames stay out of pytest's failure reports
 
+#: A memory order: samples x features (``"C"``), features x samples (``"F"``), or kept.
+Order = Literal["C", "F", "K"]
 
-def frozen(array: np.ndarray, order: str = "K") -> np.ndarray:
+
+def frozen(array: np.ndarray, order: Order = "K") -> np.ndarray:
     """A read-only copy of ``array`` (in memory order ``order``)."""
     copy = np.array(array, order=order, copy=True)
     copy.flags.writeable = False

@@ -23,16 +23,25 @@ __all__ = ["call", "no_global_randomness"]
 __tracebackhide__ = True  # the kit's frames stay out of pytest's failure reports
 
 
+def _numpy_state() -> Any:
+    """NumPy's global (legacy) random state, as a dict."""
+    return np.random.get_state(legacy=False)  # noqa: NPY002 - checking it is the point
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    return (a["bit_generator"] == b["bit_generator"]
+            and np.array_equal(a["state"]["key"], b["state"]["key"])
+            and a["state"]["pos"] == b["state"]["pos"]
+            and (a["has_gauss"], a["gauss"]) == (b["has_gauss"], b["gauss"]))
+
+
 @contextlib.contextmanager
 def no_global_randomness(what: str) -> Iterator[None]:
     """Fail if NumPy's (or Python's) global random state changes inside the block."""
-    np_before = np.random.get_state()  # noqa: NPY002 - checking it is untouched is the point
+    np_before = _numpy_state()
     py_before = random.getstate()
     yield
-    np_after = np.random.get_state()  # noqa: NPY002
-    same = (np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
-            and tuple(np_before[2:]) == tuple(np_after[2:]))
-    if not same:
+    if not _same_state(np_before, _numpy_state()):
         msg = (
             f"{what} changed NumPy's global random state (np.random.rand, np.random.seed, "
             "...); draw only from the np.random.Generator npframe passes in, so runs are "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from npframe.interfaces import Initializer, Layer, LayerContext
-from npframe.testing._arrays import check_array, check_finite, differences, frozen
+from npframe.testing._arrays import Order, check_array, check_finite, differences, frozen
 from npframe.testing._gradient import ATOL, EPS, RTOL, compare_gradient, numeric_gradient
 from npframe.testing._guard import call, no_global_randomness
 from npframe.testing._inputs import LARGE, SEED
@@ -204,7 +204,7 @@ def _plain_steps(layer: Layer, params: Params, batches: list[tuple[np.ndarray, n
 
 
 def _bind(layer: Layer, name: str, params: Params, batches: list[tuple[np.ndarray, np.ndarray]],
-          order: str, seed: int, *, input_grad: bool) -> None:
+          order: Order, seed: int, *, input_grad: bool) -> None:
     state = _state(layer, name)
     want = _plain_steps(layer, params, batches, seed)
     layer.load_state_dict(_copies(state))

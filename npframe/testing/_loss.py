@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from npframe.interfaces import Loss
-from npframe.testing._arrays import check_array, differences, frozen, scalar
+from npframe.testing._arrays import Order, check_array, differences, frozen, scalar
 from npframe.testing._gradient import ATOL, EPS, RTOL, compare_gradient, numeric_gradient
 from npframe.testing._guard import call, no_global_randomness
 from npframe.testing._inputs import SEED, loss_data, loss_edges, pick_domain
@@ -108,7 +108,7 @@ def _plain(loss: Loss, name: str, y_true: np.ndarray, y_pred: np.ndarray, what: 
 
 
 def _into(loss: Loss, name: str, y_true: np.ndarray, y_pred: np.ndarray, what: str,
-          order: str) -> None:
+          order: Order) -> None:
     """``value_and_gradient_into`` as the training loop calls it: targets, predictions
     and ``out`` in the output layer's memory order; exactly ``value()`` and ``gradient()``."""
     layout = f"{what} in {_LAYOUTS[order]}"
@@ -195,7 +195,7 @@ def _probabilities(loss: Loss, name: str, y_pred: np.ndarray, what: str) -> None
     q = call(where, loss.probabilities, frozen(nudged))
     if np.array_equal(q[:, 1:], p[:, 1:]):
         return  # each column on its own (sigmoids, or probabilities as they are)
-    sums = np.sum(p, axis=1, dtype=np.float64)
+    sums = np.asarray(np.sum(p, axis=1, dtype=np.float64))
     off = np.abs(sums - 1.0)
     if (off > tol * k).any():
         row = int(np.argmax(off))
