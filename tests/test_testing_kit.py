@@ -11,6 +11,8 @@ import random
 import re
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1303,3 +1305,21 @@ def test_a_broken_plugin_elsewhere_cannot_break_an_isolated_session(tmp_path, is
         assert result.returncode != 0
         assert "npframe-broken 1.0) failed to load: ImportError: broken on purpose" in (
             result.stdout + result.stderr)
+
+
+@pytest.mark.slow
+def test_npframes_wheel_ships_the_pytest_plugin_and_its_entry_point(tmp_path):
+    """The plugin module lives outside the npframe package: the wheel must still hold it."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+           "--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet",
+           "--wheel-dir", str(tmp_path), str(root)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = tmp_path.glob("npframe-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt")))
+    assert "_npframe_pytestplugin.py" in names
+    assert "npframe/testing/__init__.py" in names
+    assert "[pytest11]\nnpframe = _npframe_pytestplugin" in entry_points.decode()
