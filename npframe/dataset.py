@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from attrs import field, frozen
 
 __all__ = ["Dataset"]
 
 
-def _optional_array(value):
+def _optional_array(value: object) -> np.ndarray | None:
     return None if value is None else np.asarray(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @frozen(kw_only=True)
@@ -24,8 +30,8 @@ class Dataset:
     y: np.ndarray = field(converter=np.asarray, eq=False)
     X_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     y_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
-    feature_names: tuple[str, ...] = field(default=(), converter=tuple)
-    target_names: tuple[str, ...] = field(default=(), converter=tuple)
+    feature_names: tuple[str, ...] = field(default=(), converter=_names)
+    target_names: tuple[str, ...] = field(default=(), converter=_names)
     #: A few inputs ``(k, features)`` worth showing predictions for, raw scale;
     #: ``npframe train`` prints the trained network's answers to them.
     examples: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)

@@ -27,6 +27,7 @@ PARAMS = {
     ("schedule", "step"): {"step_size": 3},
     ("schedule", "exponential"): {"gamma": 0.9},
     ("schedule", "cosine"): {"epochs": 20},
+    ("schedule", "warmup"): {"steps": 5},
 }
 #: Further configurations worth checking, by (kind, name).
 VARIANTS = {

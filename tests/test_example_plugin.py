@@ -34,7 +34,7 @@ VERSION = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]["ve
 EXPECTED = {
     ("activation", "snake"), ("loss", "log_cosh"), ("initializer", "orthogonal"),
     ("optimizer", "lion"), ("metric", "max_error"), ("schedule", "linear_warmup"),
-    ("dataset", "sine_wave"),
+    ("dataset", "sine_wave"), ("layer", "scale"), ("layer", "gaussian_noise"),
 }
 _IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "build", "dist", "*.egg-info")
 
@@ -136,7 +136,9 @@ TRAIN_SAVE_LOAD = """
         "optimizer": {"name": "lion", "learning_rate": 0.003, "weight_decay": 0.001},
         "schedule": {"name": "linear_warmup", "warmup_epochs": 5},
         "metrics": ["max_error"],
-        "layers": [{"units": 16, "activation": {"name": "snake", "alpha": 1.5}},
+        "layers": [{"type": "scale", "init": 0.8},
+                   {"units": 16, "activation": {"name": "snake", "alpha": 1.5}},
+                   {"type": "gaussian_noise", "stddev": 0.02},
                    {"units": 1, "activation": "linear"}],
     }
     net = npframe.Network.from_spec(spec)
@@ -153,6 +155,8 @@ TRAIN_SAVE_LOAD = """
         "loss": history.loss, "max_error": history.metrics["max_error"],
         "same_predictions": same_predictions, "resumed_identically": resumed_identically,
         "spec_round_trip": loaded.to_spec() == net.to_spec(),
+        "layer_types": [layer.get("type", "dense") for layer in loaded.to_spec()["layers"]],
+        "scale": loaded.get_weights()[0].tolist(),
         "optimizer_state": sorted(loaded.optimizer.state_dict()),
         "epoch": loaded.epoch,
         "test_loss": loaded.evaluate(data.X_test, data.y_test),
@@ -170,7 +174,9 @@ def test_a_spec_using_the_plugin_trains_saves_and_loads(installed, tmp_path):
     assert out["same_predictions"]
     assert out["resumed_identically"], "Lion's state_dict did not survive save/load"
     assert out["spec_round_trip"]
-    assert out["optimizer_state"] == ["m.0", "m.1", "m.2", "m.3"]
+    assert out["optimizer_state"] == ["m.0", "m.1", "m.2", "m.3", "m.4"]
+    assert out["layer_types"] == ["scale", "dense", "gaussian_noise", "dense"]
+    assert len(out["scale"]) == 1 and out["scale"] != [0.8], "scale is trained"
     assert out["epoch"] == 65
     assert out["test_loss"] < out["loss"][0]
 
@@ -184,6 +190,35 @@ def test_the_plugins_own_tests_pass_with_the_kit_loaded_by_p_npframe(installed):
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+def test_the_plugins_own_tests_ignore_a_broken_plugin_beside_it(installed, tmp_path):
+    """npframe_distribution in the example's pyproject.toml: a broken plugin installed in
+    the same environment does not reach its tests, under filterwarnings = error."""
+    site, source = installed
+    broken = tmp_path / "broken-site"
+    (broken / "npframe_broken").mkdir(parents=True)
+    (broken / "npframe_broken" / "__init__.py").write_text(
+        "raise ImportError('broken on purpose')\n", encoding="utf-8")
+    info = broken / "npframe_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: npframe-broken\n"
+                                   "Version: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[npframe]\nbroken = npframe_broken\n",
+                                           encoding="utf-8")
+    both = f"{site}{os.pathsep}{broken}"
+    listed = run_python(Path(both), """
+        import json, warnings
+        from npframe.registry import Registry
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Registry().load_plugins()
+        print(json.dumps([str(w.message) for w in caught]))
+    """)
+    assert any("npframe-broken 1.0) failed to load" in w for w in listed), listed
+    result = run_pytest(Path(both), source, "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed" not in result.stdout.strip().splitlines()[-1]
 
 
 # -- NPFRAME_PLUGINS ----------------------------------------------------------------------

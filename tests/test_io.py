@@ -223,8 +223,11 @@ def test_resume_equals_uninterrupted(reg, data, tmp_path, optimizer, dtype, batc
                        spec=spec)
 
 
+# one_cycle's length is fixed with total_steps: planned by the run, fit(3) then fit(4)
+# would plan 3 epochs, then 7 (documented; tests/test_step_schedules.py resumes it by plan).
 SCHEDULE_PARAMS = {"step": {"step_size": 2, "gamma": 0.5}, "exponential": {"gamma": 0.8},
-                   "cosine": {"epochs": 7, "warmup": 2}, "constant": {"factor": 0.5}}
+                   "cosine": {"epochs": 7, "warmup": 2}, "constant": {"factor": 0.5},
+                   "one_cycle": {"total_steps": 30}, "warmup": {"steps": 10}}
 
 
 @pytest.mark.parametrize("schedule", npframe.registry.names("schedule"))

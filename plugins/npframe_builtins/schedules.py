@@ -1,29 +1,50 @@
-"""Built-in learning-rate schedules: ``schedule(epoch) -> factor`` of the base learning rate.
+"""Built-in learning-rate schedules: factors of the base learning rate.
 
-``Network.fit`` sets ``optimizer.learning_rate = base * schedule(epoch)`` at the start
-of every epoch (``epoch`` is 0-based and counts every epoch the network has trained),
-so a schedule is a pure function of the epoch: resuming a saved network resumes its
-schedule too. Referenced from a spec as ``schedule = { name = "cosine", epochs = 4000 }``.
+``LearningRateScheduler`` (which ``fit`` adds for a spec's ``schedule``) sets
+``optimizer.learning_rate = base * factor`` before every epoch, asking
+``schedule.at(epoch, step, plan)``; ``epoch`` and ``step`` are 0-based and count every
+epoch and optimizer step the network has trained, and ``plan`` says how long the run
+is meant to be. The per-epoch schedules depend on the epoch only (``schedule(epoch)``);
+``one_cycle`` and ``warmup`` have ``per_step = True``: they are asked before every
+optimizer step and depend on the step (and ``one_cycle`` on the plan). All are pure
+functions, so a saved network resumes its schedule exactly. Referenced from a spec as
+``schedule = { name = "cosine", epochs = 4000 }``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from attrs import field, frozen, validators
 
-from npframe import Schedule
+from npframe import Schedule, TrainingPlan
 
-__all__ = ["Constant", "Cosine", "Exponential", "LinearSchedule", "Step"]
+__all__ = ["Constant", "Cosine", "Exponential", "LinearSchedule", "OneCycle", "Step", "Warmup"]
+
+
+def _check_count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        msg = f"schedule: {what} must be an int >= 0 (got {value!r})"
+        raise ValueError(msg)
+    return int(value)
 
 
 def _check_epoch(epoch: Any) -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
-        msg = f"schedule: epoch must be an int >= 0 (got {epoch!r})"
-        raise ValueError(msg)
-    return int(epoch)
+    return _check_count(epoch, "epoch")
+
+
+def _without_plan(schedule: Schedule, epoch: Any) -> float:
+    """``schedule(epoch)`` for a per-step schedule: one step per epoch and a run that ends
+    at ``epoch``, what ``LearningRateScheduler`` assumes when ``fit`` gives no plan."""
+    epoch = _check_epoch(epoch)
+    return schedule.at(epoch, epoch, TrainingPlan(epoch + 1, 1))
+
+
+def _cosine(start: float, end: float, progress: float) -> float:
+    """From ``start`` (progress 0) to ``end`` (progress 1) along half a cosine."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * progress) + 1.0)
 
 
 def _positive_int(default: int | None = None) -> Any:
@@ -118,10 +139,99 @@ class LinearSchedule(Schedule):
         return self.start_factor + (self.end_factor - self.start_factor) * fraction
 
 
+def _optional_positive_int(instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"must be a positive int (got {value!r})", attribute, value)
+
+
+@frozen
+class OneCycle(Schedule):
+    """PyTorch's ``OneCycleLR`` by optimizer step, over the planned run (or ``total_steps``).
+
+    With ``T`` the total steps (``total_steps``, else the plan's ``epochs *
+    steps_per_epoch``), ``top = max_factor``, ``start = top / div_factor`` and ``end =
+    start / final_div_factor``: the factor rises from ``start`` to ``top`` until step
+    ``warmup_fraction * T - 1``, then falls to ``end`` at step ``T - 1``, along half a
+    cosine (``anneal = "cos"``) or a line (``"linear"``); after ``T - 1`` it stays at
+    ``end``. The phases are PyTorch's (``pct_start``, ``div_factor``,
+    ``final_div_factor``, ``anneal_strategy``, two phases) step for step.
+    """
+
+    per_step: ClassVar[bool] = True
+    max_factor: float = field(default=1.0, converter=float, validator=validators.gt(0.0))
+    warmup_fraction: float = field(default=0.3, converter=float,
+                                   validator=[validators.ge(0.0), validators.le(1.0)])
+    div_factor: float = field(default=25.0, converter=float, validator=validators.gt(0.0))
+    final_div_factor: float = field(default=1e4, converter=float, validator=validators.gt(0.0))
+    anneal: str = field(default="cos", validator=validators.in_(("cos", "linear")))
+    total_steps: int | None = field(default=None, validator=_optional_positive_int)
+
+    def __call__(self, epoch: int) -> float:
+        return _without_plan(self, epoch)
+
+    def at(self, epoch: int, step: int, plan: TrainingPlan) -> float:
+        total = self.total_steps or plan.steps
+        step = min(_check_count(step, "step"), total - 1)
+        top = self.max_factor
+        start = top / self.div_factor
+        end = start / self.final_div_factor
+        # PyTorch's two phases: (end step, from, to); the second one also takes any step
+        # past the first (the phase boundary is a float, as there).
+        phases = ((float(self.warmup_fraction * total) - 1, start, top),
+                  (float(total - 1), top, end))
+        begin = 0.0
+        for i, (stop, low, high) in enumerate(phases):
+            if step <= stop or i == len(phases) - 1:
+                span = stop - begin
+                progress = (step - begin) / span if span > 0 else 1.0
+                if self.anneal == "cos":
+                    return _cosine(low, high, progress)
+                return low + (high - low) * progress
+            begin = stop
+        raise AssertionError("unreachable: the last phase takes every step")
+
+
+@frozen
+class Warmup(Schedule):
+    """Linear warmup over ``steps`` optimizer steps, then constant or a cosine decay.
+
+    ``(step + 1) / steps`` for ``step < steps`` (reaching 1 at step ``steps - 1``, as
+    ``cosine``'s warmup by epochs does); then 1 (``then = "constant"``), or with
+    ``then = "cosine"`` ``min_factor + (1 - min_factor) (1 + cos(pi q)) / 2``, ``q =
+    min((step - steps) / (T - steps), 1)`` over the rest of the planned ``T`` steps.
+    """
+
+    per_step: ClassVar[bool] = True
+    steps: int = _positive_int()
+    then: str = field(default="constant", validator=validators.in_(("constant", "cosine")))
+    min_factor: float = field(default=0.0, converter=float,
+                              validator=[validators.ge(0.0), validators.le(1.0)])
+
+    def __attrs_post_init__(self) -> None:
+        if self.then == "constant" and self.min_factor != 0.0:
+            msg = (f"'min_factor' applies only with then = 'cosine' (got min_factor="
+                   f"{self.min_factor!r} with then = 'constant')")
+            raise ValueError(msg)
+
+    def __call__(self, epoch: int) -> float:
+        return _without_plan(self, epoch)
+
+    def at(self, epoch: int, step: int, plan: TrainingPlan) -> float:
+        step = _check_count(step, "step")
+        if step < self.steps:
+            return (step + 1) / self.steps
+        if self.then == "constant":
+            return 1.0
+        progress = min((step - self.steps) / max(plan.steps - self.steps, 1), 1.0)
+        return _cosine(1.0, self.min_factor, progress)
+
+
 REGISTRY = [
     ("schedule", "constant", Constant),
     ("schedule", "step", Step),
     ("schedule", "exponential", Exponential),
     ("schedule", "cosine", Cosine),
     ("schedule", "linear", LinearSchedule),
+    ("schedule", "one_cycle", OneCycle),
+    ("schedule", "warmup", Warmup),
 ]

@@ -1,7 +1,9 @@
 """npframe-example's tests, written the way every plugin can write them.
 
-``npframe.testing`` is a pytest plugin, so the fixtures ``npframe_registry`` and
-``npframe_rng`` are available here without an import or a conftest.py.
+npframe's kit is a pytest plugin, so the fixtures ``npframe_registry`` and
+``npframe_rng`` are available here without an import or a conftest.py. The
+``npframe_distribution`` option in pyproject.toml makes the session load only this
+distribution and npframe's built-ins, whatever else is installed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import numpy as np
 import pytest
 
 import npframe
-from npframe.testing import check_activation, check_initializer, check_registered, components_of
+from npframe.testing import (
+    check_activation,
+    check_initializer,
+    check_layer,
+    check_registered,
+    components_of,
+)
 
 DISTRIBUTION = "npframe-example"
 
@@ -112,3 +120,59 @@ def test_a_network_built_from_this_plugin_learns_the_sine():
     })
     history = net.fit(data.X, data.y, epochs=150, batch_size=32)
     assert history.loss[-1] < 0.2 * history.loss[0]
+
+
+@pytest.mark.parametrize("layer", [
+    npframe_example.Scale(), npframe_example.Scale(init=-0.5),
+    npframe_example.GaussianNoise(), npframe_example.GaussianNoise(stddev=0.0),
+    npframe_example.GaussianNoise(stddev=2.5),
+], ids=repr)
+def test_the_layers_pass_the_kit(layer):
+    check_layer(layer)
+    check_layer(layer, input_size=1, batch=2)
+
+
+def test_scale_starts_at_init_and_scales_each_feature():
+    layer = npframe_example.Scale(init=2.0)
+    params = {"scale": np.zeros(3)}
+    layer.initialize(params, np.random.default_rng(0), initializer=None)
+    assert np.array_equal(params["scale"], [2.0, 2.0, 2.0])
+    params["scale"][...] = [1.0, -1.0, 0.5]
+    y, _ = layer.forward(np.ones((2, 3)), params, training=True)
+    assert np.array_equal(y, [[1.0, -1.0, 0.5]] * 2)
+
+
+def test_gaussian_noise_is_drawn_from_the_rng_in_training_only(npframe_rng):
+    layer = npframe_example.GaussianNoise(stddev=0.5)
+    x = np.zeros((1000, 2), np.float32)
+    y, _ = layer.forward(x, {}, training=True, rng=npframe_rng)
+    assert y.dtype == np.float32
+    assert abs(float(y.std()) - 0.5) < 0.05
+    again, _ = layer.forward(x, {}, training=True, rng=np.random.default_rng(20240607))
+    assert np.array_equal(y, again)  # the same stream gives the same noise
+    same, _ = layer.forward(x, {}, training=False)
+    assert np.array_equal(same, x)
+
+
+# A few more epochs at the noise floor may end no better than they started.
+@pytest.mark.filterwarnings("ignore::npframe.ConvergenceWarning")
+def test_a_network_with_the_layers_trains_and_resumes_exactly(tmp_path):
+    data = npframe_example.sine_wave(n_samples=200)
+    spec = {
+        "input": 1, "seed": 1, "optimizer": {"name": "adam", "learning_rate": 0.01},
+        "layers": [{"type": "scale", "init": 0.5},
+                   {"units": 16, "activation": "tanh"},
+                   {"type": "gaussian_noise", "stddev": 0.05},
+                   {"units": 1, "activation": "linear"}],
+    }
+    net = npframe.Network.from_spec(spec)
+    history = net.fit(data.X, data.y, epochs=60, batch_size=32)
+    assert history.loss[-1] < history.loss[0]
+    assert net.evaluate(data.X_test, data.y_test) < 0.05  # sin(x) has variance 0.5
+    assert net.get_weights()[0].shape == (1,)  # scale comes first, then dense W and b
+    net.save(tmp_path / "net.npz")
+    loaded = npframe.load(tmp_path / "net.npz")
+    net.fit(data.X, data.y, epochs=3, batch_size=32)
+    loaded.fit(data.X, data.y, epochs=3, batch_size=32)
+    for a, b in zip(net.get_weights(), loaded.get_weights(), strict=True):
+        assert np.array_equal(a, b)  # the noise stream was saved and resumed too

@@ -1,4 +1,4 @@
-"""npframe-example: one component of each kind, registered through npframe's hook.
+"""npframe-example: components of every kind, registered through npframe's hook.
 
 npframe finds this module through the ``npframe`` entry point in ``pyproject.toml``
 and calls ``npframe_register`` once, with a staging registry: everything below is
@@ -14,6 +14,7 @@ import npframe
 from npframe_example.activations import Snake
 from npframe_example.datasets import sine_wave
 from npframe_example.initializers import Orthogonal
+from npframe_example.layers import GaussianNoise, Scale
 from npframe_example.losses import LogCosh
 from npframe_example.metrics import MaxError
 from npframe_example.optimizers import Lion
@@ -21,11 +22,13 @@ from npframe_example.schedules import LinearWarmup
 
 __all__ = [
     "COMPONENTS",
+    "GaussianNoise",
     "LinearWarmup",
     "Lion",
     "LogCosh",
     "MaxError",
     "Orthogonal",
+    "Scale",
     "Snake",
     "npframe_register",
     "sine_wave",
@@ -41,6 +44,8 @@ COMPONENTS = [
     ("metric", "max_error", MaxError),
     ("schedule", "linear_warmup", LinearWarmup),
     ("dataset", "sine_wave", sine_wave),
+    ("layer", "scale", Scale),
+    ("layer", "gaussian_noise", GaussianNoise),
 ]
 
 
