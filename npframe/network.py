@@ -22,7 +22,7 @@ import numpy as np
 
 from npframe import io
 from npframe._validation import as_inputs, as_targets, cast, check_same_length
-from npframe.assembly import assemble
+from npframe.assembly import Blueprint, assemble
 from npframe.callbacks import (
     CallbackList,
     History,
@@ -39,6 +39,7 @@ from npframe.errors import (
 )
 from npframe.interfaces import TrainingPlan
 from npframe.labels import as_labels, decode, encode, is_label_column, learn_classes
+from npframe.memory import format_bytes
 from npframe.plugins import normalize
 from npframe.progress import ProgressBar
 from npframe.registry import Registry, default_registry
@@ -79,9 +80,9 @@ class Network:
     """
 
     def __init__(self, spec: NetworkSpec, *, registry: Registry | None = None,
-                 check_dataset: bool = True) -> None:
+                 check_dataset: bool = True, _blueprint: Blueprint | None = None) -> None:
         registry = registry or default_registry()
-        blueprint = assemble(spec, registry, check_dataset=check_dataset)
+        blueprint = _blueprint or assemble(spec, registry, check_dataset=check_dataset)
         blueprint.check_fits()
         self.spec = spec
         self.registry = registry
@@ -872,10 +873,13 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> N
         except SpecError as exc:
             raise ModelFileError(f"{model.path}: the stored spec is invalid: {exc}") from None
         try:
-            net = Network(spec, registry=registry, check_dataset=False)
+            blueprint = assemble(spec, registry, check_dataset=False)
+            blueprint.check_fits()
         except SpecError as exc:
             raise type(exc)(f"{exc.reason} (in the spec stored in {model.path})",
                             exc.path) from None
+        _check_declared_weights(model, blueprint)  # before the network is allocated
+        net = Network(spec, registry=registry, check_dataset=False, _blueprint=blueprint)
         state = model.read_state(_expected_members(net), budget=_state_budget(net))
     try:
         net.load_state_dict(state)
@@ -985,6 +989,29 @@ def _with_name(spec: Any, path: str, name: str) -> Any:
     else:
         node[key] = name
     return spec
+
+
+def _check_declared_weights(model: io.ModelFile, blueprint: Blueprint) -> None:
+    """The file must declare every weight the spec calls for, at its full size, before
+    the network is allocated: a small file whose spec describes a large network cannot
+    make ``load`` allocate (and initialize) it only to find the weights missing. A
+    declaration is bounded by the file's size (stored) or about 1000 times it
+    (deflated), and ``read_state`` holds the data to it."""
+    itemsize = blueprint.dtype.itemsize
+    for i, layer in enumerate(blueprint.shapes):
+        for name, shape in layer.items():
+            key = f"weights/{i + 1}/{name}"
+            need = math.prod(shape) * itemsize
+            declared = model.members.get(key)
+            if declared is None:
+                raise ModelFileError(f"{model.path}: member {key!r} is missing; the file is "
+                                     "incomplete or not an npframe model")
+            if declared < need:
+                raise ModelFileError(
+                    f"{model.path}: member {key!r} declares {format_bytes(declared)}, but "
+                    f"layers[{i}] of the stored spec needs {format_bytes(need)} for its "
+                    f"{shape} {blueprint.dtype} {name!r}; the file does not hold the network "
+                    "its spec describes")
 
 
 def _expected_members(net: Network) -> dict[str, tuple[tuple[int, ...], np.dtype] | None]:

@@ -1065,6 +1065,20 @@ def model_spec_units_10_to_8(path: Path, base: Base) -> bytes:  # refused under 
     return model_zip(base, {"spec": np.array(json.dumps(spec))})
 
 
+@model_case("does not hold the network its spec describes")
+def model_spec_larger_than_its_weights(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)
+    spec["layers"][0]["units"] = 1000  # fits anywhere, but the file holds 4 units' weights
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+@model_case("member 'weights/1/W' is missing")
+def model_spec_of_6_million_parameters_without_weights(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)  # 48 MB of weights: within the cap, but not in the file
+    spec["layers"][0]["units"] = 10**6
+    return model_zip(base, {"spec": np.array(json.dumps(spec))}, drop=_WEIGHTS)
+
+
 @model_case("at most 10000")
 def model_spec_20000_layers(path: Path, base: Base) -> bytes:
     spec = spec_of(base)
@@ -1208,7 +1222,7 @@ def model_truncated_weights_member(path: Path, base: Base) -> bytes:
 @model_case("is not an .npy array", reject="Python objects")
 def model_text_file_as_weights(path: Path, base: Base) -> bytes:
     return model_zip(base, drop=("weights/1/W",),
-                     extra=[Member("weights/1/W.npy", b"W = [[1, 2], [3, 4]]\n")])
+                     extra=[Member("weights/1/W.npy", b"W = [[1, 2], [3, 4]]\n" * 20)])
 
 
 @model_case("holds Python objects")

@@ -196,6 +196,24 @@ def test_no_file_ran_code_and_the_reader_stayed_small(capped):
     assert results["peak_rss_kib"] < 400 * 1024
 
 
+def test_a_small_file_whose_spec_describes_a_large_network_allocates_nothing(tmp_path):
+    """The weights a spec calls for must be declared in full before the network is
+    allocated: a 13 KB file cannot make ``load`` build (and initialize) 48 MB of weights."""
+    trained_model(tmp_path / "base.npz")
+    with np.load(tmp_path / "base.npz", allow_pickle=False) as f:
+        base = {name: f[name] for name in f.files}
+    case = _case(hostile.MODEL_CASES, "model_spec_of_6_million_parameters_without_weights")
+    path = case.make(tmp_path, base)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=case.expect):
+            npframe.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size < 20_000 and peak < 8 << 20
+
+
 # -- oversize specs: refused fast, nothing allocated ----------------------------------------------
 _BIG_UNITS = [{"units": 10**8, "activation": "relu"}, {"units": 10**8, "activation": "linear"}]
 OVERSIZE = {
@@ -650,6 +668,83 @@ def test_ctrl_c_campaign_long(mode):
     _check_interrupts(_interrupt_campaign(mode, 10 * INTERRUPT_TRIALS[mode], seed=1616), mode)
 
 
+def _small_net_and_data():
+    net = npframe.Network.from_spec(dict(BASE_SPEC, standardize=False))
+    rng = np.random.default_rng(3)
+    return net, rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+
+
+def _deferring() -> bool:
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+
+
+@pytest.mark.skipif(not _deferring(), reason="needs Python's own SIGINT handler")
+def test_one_ctrl_c_stops_after_the_step_in_flight():
+    net, X, y = _small_net_and_data()
+
+    class CtrlC:
+        def on_batch_begin(self, step, logs):
+            if step == 7:
+                signal.raise_signal(signal.SIGINT)  # handled here, in the main thread
+
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, epochs=10, batch_size=8, callbacks=[CtrlC()])
+    p = net.loop.position
+    assert (p.epoch, p.batch, p.step) == (1, 3, 8)  # step 7 was completed, then it stopped
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.skipif(not _deferring(), reason="needs Python's own SIGINT handler")
+def test_a_second_ctrl_c_escapes_a_step_that_hangs():
+    """A plugin step that never returns cannot trap the user: the first Ctrl-C waits for
+    the step, the second aborts it, rolled back to the start of the epoch."""
+    net, X, y = _small_net_and_data()
+    entered, survived_first = threading.Event(), threading.Event()
+    epoch_start = {}
+
+    class Hang:
+        def on_epoch_begin(self, epoch, logs):
+            epoch_start.update({k: np.array(v) for k, v in net.state_dict().items()})
+
+        def on_batch_begin(self, step, logs):
+            if step != 7:
+                return
+            entered.set()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # "hangs" until a Ctrl-C gets it out
+                time.sleep(0.005)
+                if sent_first.is_set() and not survived_first.is_set():
+                    time.sleep(0.05)
+                    survived_first.set()
+            raise AssertionError("the second Ctrl-C did not interrupt the hung step")
+
+    sent_first = threading.Event()
+    main = threading.main_thread().ident
+
+    def press_twice():
+        if entered.wait(10):
+            signal.pthread_kill(main, signal.SIGINT)
+            sent_first.set()
+            if survived_first.wait(10):
+                signal.pthread_kill(main, signal.SIGINT)
+
+    sender = threading.Thread(target=press_twice)
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            net.fit(X, y, epochs=10, batch_size=8, callbacks=[Hang()])
+    finally:
+        sender.join(20)
+    assert survived_first.is_set()  # the first press only asked to stop
+    assert type(info.value) is KeyboardInterrupt  # not a clean stop between steps
+    p = net.loop.position
+    assert (p.epoch, p.batch, p.step) == (1, 0, 5)  # back at the start of epoch 1
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, epoch_start[key], err_msg=key)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 # -- kill -9 in the middle of save ---------------------------------------------------------------
 SAVER = r"""
 import sys, npframe
@@ -820,7 +915,7 @@ CAMPAIGN = {
     "oversize specs (in process)": len(OVERSIZE),
     "command lines (capped subprocesses)": len(CLI_RUNS),
     "plugins": len(PLUGIN_CASES),
-    "Ctrl-C during fit": sum(INTERRUPT_TRIALS.values()),
+    "Ctrl-C during fit": sum(INTERRUPT_TRIALS.values()) + 2,
     "kill -9 during save": KILLS,
     "save targets and modes": len(SAVE_TARGETS) + len(SAVE_MODES),
     "diverging training runs (configurations)": len(DIVERGENCE),
