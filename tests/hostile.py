@@ -1422,6 +1422,22 @@ def spec_toml_inline_tables_100k_deep(path: Path, base: Base) -> bytes:
     return ("input = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n").encode()
 
 
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_dotted_key_of_100k_parts(path: Path, base: Base) -> bytes:  # was: MemoryError
+    return ("input = 2\n" + "a." * 99_999 + "a = 1\n").encode()
+
+
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_table_header_of_100k_parts(path: Path, base: Base) -> bytes:  # was: 21 s
+    return ("input = 2\n[" + ".".join(["a"] * 100_000) + "]\n").encode()
+
+
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_quoted_dotted_key_in_an_inline_table(path: Path, base: Base) -> bytes:
+    return ('input = 2\noptimizer = {name = "sgd", ' + " . ".join(['"a"'] * 10_000)
+            + " = 1}\n").encode()
+
+
 @spec_case("nested more than 32 levels deep")
 def spec_parameter_nested_500_deep(path: Path, base: Base) -> bytes:
     return _spec_json(optimizer='{"name": "sgd", "learning_rate": ' + "[" * 500 + "]" * 500 + "}")
