@@ -42,7 +42,7 @@ from npframe.labels import as_labels, decode, encode, is_label_column, learn_cla
 from npframe.memory import format_bytes
 from npframe.plugins import normalize
 from npframe.progress import ProgressBar
-from npframe.registry import Registry, default_registry
+from npframe.registry import KINDS, Registry, default_registry
 from npframe.scaler import Standardizer
 from npframe.spec import NetworkSpec, SpecLike
 from npframe.summary import layer_table
@@ -867,9 +867,11 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> N
     """
     registry = registry or default_registry()
     with io.open_model(path) as model:
-        spec_data = _requalified(model.header, registry, model.path)
         try:
-            spec = NetworkSpec.from_mapping(spec_data)
+            NetworkSpec.from_mapping(model.header["spec"])  # its structure, before its records
+            spec = NetworkSpec.from_mapping(_requalified(model.header, registry, model.path))
+        except UnknownComponentError:
+            raise
         except SpecError as exc:
             raise ModelFileError(f"{model.path}: the stored spec is invalid: {exc}") from None
         try:
@@ -928,6 +930,7 @@ def _requalified(header: Mapping[str, Any], registry: Registry, path: Any) -> An
     missing: list[tuple[dict[str, Any], str]] = []
     for record in _component_records(header):
         kind, name, qualified = record["kind"], record["name"], record["qualified"]
+        _check_record(spec, record, path)
         if kind == "dataset":
             continue  # what it was trained on; using or resuming the model needs no dataset
         dist, version = record.get("distribution"), record.get("version")
@@ -963,6 +966,47 @@ def _requalified(header: Mapping[str, Any], registry: Registry, path: Any) -> An
         raise UnknownComponentError(f"{reason}. The model {path} needs {need}: {how}{others}",
                                     record["path"])
     return spec
+
+
+def _check_record(spec: Any, record: Mapping[str, Any], path: Any) -> None:
+    """A component record must name a known kind and the component the stored spec has
+    at its path: it pins that component, so a corrupt one must not rename another."""
+    kind, where, name = record["kind"], record["path"], record["name"]
+    if kind not in KINDS:
+        raise ModelFileError(
+            f"{path}: member 'components' records a component of kind {kind!r:.40}, which "
+            f"this npframe ({io.__version__}) does not know (kinds: {', '.join(KINDS)}); the "
+            "file was written by a newer npframe, or is corrupt")
+    found = _component_at(spec, where)
+    if found != name:
+        has = f"has {found!r}" if found is not None else "has no component"
+        raise ModelFileError(
+            f"{path}: member 'components' records {kind} {name!r:.60} at {where!r:.60}, "
+            f"where the stored spec {has}; the file is corrupt")
+    if record["qualified"].rpartition(":")[2] != name.rpartition(":")[2]:
+        raise ModelFileError(
+            f"{path}: member 'components' pins {kind} {name!r:.60} at {where!r:.60} to "
+            f"{record['qualified']!r:.60}, another component; the file is corrupt")
+
+
+def _component_at(spec: Any, where: str) -> str | None:
+    """The name of the component at spec path ``where`` (``layers[1].activation``), or
+    ``None`` when the path leads nowhere or to something that names no component."""
+    parts = where.replace("[", ".").replace("]", "").split(".")
+    node = spec
+    try:
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        last = parts[-1]
+        if last == "type" and isinstance(node, Mapping):
+            value = node.get("type", "dense")  # a layer's own name; dense when left out
+        else:
+            value = node[int(last)] if last.isdigit() else node[last]
+    except (LookupError, TypeError, ValueError):
+        return None
+    if isinstance(value, Mapping):
+        value = value.get("name")
+    return value if isinstance(value, str) else None
 
 
 def _means_another(registry: Registry, kind: str, name: str, entry: Any) -> bool:

@@ -1113,6 +1113,38 @@ def model_components_nested_100k_deep(path: Path, base: Base) -> bytes:
     return model_zip(base, {"components": _text_member("[" * 100_000 + "]" * 100_000)})
 
 
+def _with_record(base: Base, **record: str) -> bytes:
+    full = {"kind": "activation", "path": "layers[0].activation", "name": "relu",
+            "qualified": "npframe:relu", "distribution": "npframe", "version": "0.1.0", **record}
+    components = [*json.loads(str(base["components"][()])), full]
+    return model_zip(base, {"components": np.array(json.dumps(components))})
+
+
+@model_case("which this npframe")
+def model_component_of_an_unknown_kind(path: Path, base: Base) -> bytes:  # was: RegistryError
+    return _with_record(base, kind="transformer")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_path_that_leads_nowhere(path: Path, base: Base) -> bytes:  # IndexError
+    return _with_record(base, path="layers[99].activation", qualified="npframe:linear")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_path_into_a_string(path: Path, base: Base) -> bytes:  # was: TypeError
+    return _with_record(base, path="loss.name.x", qualified="npframe:linear")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_layer_table(path: Path, base: Base) -> bytes:  # renamed a layer key
+    return _with_record(base, path="layers[0]", qualified="npframe:linear")
+
+
+@model_case("another component")
+def model_component_pinned_to_another(path: Path, base: Base) -> bytes:  # swapped relu
+    return _with_record(base, qualified="npframe:linear")
+
+
 # the state
 @model_case("must be an integer in [0, 2**128)")
 def model_rng_out_of_range(path: Path, base: Base) -> bytes:
