@@ -685,6 +685,15 @@ class _StateReader:
             raise ValueError(f"member {key!r} must be in [0, 2**53] (got {number})")
         return number
 
+    def float_scalar(self, key: str, default: float) -> float:
+        if key not in self.state:
+            return default
+        value = self.finite(key, self.take(key))
+        if value.shape != () or value.dtype.kind not in "iuf":
+            raise ValueError(f"member {key!r} must be a real scalar (got {value.dtype} "
+                             f"{value.shape})")
+        return float(value)
+
     def text(self, key: str) -> str:
         value = self.take(key)
         if value.dtype.kind != "U" or value.shape != ():
@@ -723,8 +732,7 @@ class _StateReader:
             epoch=self.int_scalar("training/epoch"),
             step=self.int_scalar("training/step", 0),
             batch=self.int_scalar("training/batch", 0),
-            loss_sum=float(self.finite("training/loss_sum", self.take("training/loss_sum")))
-            if "training/loss_sum" in self.state else 0.0,
+            loss_sum=self.float_scalar("training/loss_sum", 0.0),
             epoch_rng=self.text("training/epoch_rng") if "training/epoch_rng" in self.state
             else None,
             epoch_samples=self.int_scalar("training/epoch_samples", 0),

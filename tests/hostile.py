@@ -1187,6 +1187,11 @@ def model_epoch_float(path: Path, base: Base) -> bytes:
     return model_zip(base, {"training/epoch": np.array(3.0)})
 
 
+@model_case("'training/loss_sum' must be a real scalar")
+def model_loss_sum_not_a_scalar(path: Path, base: Base) -> bytes:  # was: TypeError
+    return model_zip(base, {"training/loss_sum": np.zeros((3, 3))})
+
+
 @model_case("training position is inconsistent")
 def model_position_past_the_epoch(path: Path, base: Base) -> bytes:
     return model_zip(base, {"training/batch": np.array(7), "training/epoch_batches": np.array(3)})
