@@ -1098,7 +1098,8 @@ def model_needs_an_uninstalled_plugin(path: Path, base: Base) -> bytes:
     record = {"kind": "activation", "path": "layers[0].activation", "name": "evil_swish",
               "qualified": "npframe-evil:evil_swish", "distribution": "npframe-evil",
               "version": "6.6.6"}
-    components = [*json.loads(str(base["components"][()])), record]
+    components = [r for r in json.loads(str(base["components"][()]))
+                  if r["path"] != record["path"]] + [record]
     return model_zip(base, {"spec": np.array(json.dumps(spec)),
                             "components": np.array(json.dumps(components))})
 
