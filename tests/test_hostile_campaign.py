@@ -906,6 +906,24 @@ def test_every_diverging_run_rolls_back_to_a_state_the_advised_retry_trains_from
     assert diverged >= len(DIVERGENCE) // 2
 
 
+# -- the documentation of all this --------------------------------------------------------------
+def test_the_security_page_states_the_real_limits_and_controls():
+    from npframe.archive import DEFAULT_MAX_MEMBERS
+    from npframe.plugins import ENV_VAR, STRICT_ENV_VAR
+    from npframe.spec import MAX_DEPTH, MAX_LAYERS, MAX_SPEC_BYTES
+
+    docs = HERE.parent / "docs"
+    page = (docs / "security.md").read_text(encoding="utf-8")
+    for fact in (ENV_VAR, f"{STRICT_ENV_VAR}=1", f"{MAX_DEPTH} parts",
+                 f"{MAX_SPEC_BYTES >> 20} MiB", f"{MAX_LAYERS:,} layers",
+                 f"at most {DEFAULT_MAX_MEMBERS:,})",
+                 ".model.npz.<process id>.<random>.tmp", "OPENBLAS_NUM_THREADS",
+                 "threadpool_limits", "PYTHONPATH"):
+        assert fact in page, fact
+    assert "(security.md)" in (docs / "index.md").read_text(encoding="utf-8")
+    assert "(security.md)" in (docs / "saving.md").read_text(encoding="utf-8")
+
+
 # -- the count -----------------------------------------------------------------------------------
 CAMPAIGN = {
     "archives (.npz/.npy), each read 3 ways": len(available(hostile.CASES)),
