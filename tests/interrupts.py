@@ -132,10 +132,18 @@ def interrupt(net: npframe.Network, X: np.ndarray, y: np.ndarray, fit: dict[str,
         else:
             os.kill(os.getpid(), signal.SIGINT)
 
+    class Deadline:  # a signal that never arrives fails the trial instead of hanging it
+        def __init__(self) -> None:
+            self.end = time.monotonic() + 30
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+            if time.monotonic() > self.end:
+                net.stop_training = True
+
     sender = threading.Thread(target=send)
     try:
         sender.start()
-        net.fit(X, y, epochs=10**6, **fit)
+        net.fit(X, y, epochs=10**6, callbacks=[Deadline()], **fit)
     except KeyboardInterrupt:
         return True
     finally:
@@ -205,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["deferred", "raising"], default="deferred")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    # Python's own handler, whatever this process inherited (a background job starts
+    # with SIGINT ignored, which would make every signal of the campaign vanish)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     warnings.simplefilter("ignore", npframe.ConvergenceWarning)  # a few epochs on noise
     with tempfile.TemporaryDirectory(prefix="npframe-interrupts-") as folder:
         outcomes = []
