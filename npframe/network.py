@@ -22,7 +22,7 @@ import numpy as np
 
 from npframe import io
 from npframe._validation import as_inputs, as_targets, cast, check_same_length
-from npframe.assembly import assemble
+from npframe.assembly import Blueprint, assemble
 from npframe.callbacks import (
     CallbackList,
     History,
@@ -39,9 +39,10 @@ from npframe.errors import (
 )
 from npframe.interfaces import TrainingPlan
 from npframe.labels import as_labels, decode, encode, is_label_column, learn_classes
+from npframe.memory import format_bytes
 from npframe.plugins import normalize
 from npframe.progress import ProgressBar
-from npframe.registry import Registry, default_registry
+from npframe.registry import KINDS, Registry, default_registry
 from npframe.scaler import Standardizer, column_stats
 from npframe.sources import RowSource, as_source, is_streamed, window_rows
 from npframe.spec import NetworkSpec, SpecLike
@@ -81,9 +82,9 @@ class Network:
     """
 
     def __init__(self, spec: NetworkSpec, *, registry: Registry | None = None,
-                 check_dataset: bool = True) -> None:
+                 check_dataset: bool = True, _blueprint: Blueprint | None = None) -> None:
         registry = registry or default_registry()
-        blueprint = assemble(spec, registry, check_dataset=check_dataset)
+        blueprint = _blueprint or assemble(spec, registry, check_dataset=check_dataset)
         blueprint.check_fits()
         self.spec = spec
         self.registry = registry
@@ -769,6 +770,15 @@ class _StateReader:
             raise ValueError(f"member {key!r} must be in [0, 2**53] (got {number})")
         return number
 
+    def float_scalar(self, key: str, default: float) -> float:
+        if key not in self.state:
+            return default
+        value = self.finite(key, self.take(key))
+        if value.shape != () or value.dtype.kind not in "iuf":
+            raise ValueError(f"member {key!r} must be a real scalar (got {value.dtype} "
+                             f"{value.shape})")
+        return float(value)
+
     def text(self, key: str) -> str:
         value = self.take(key)
         if value.dtype.kind != "U" or value.shape != ():
@@ -807,8 +817,7 @@ class _StateReader:
             epoch=self.int_scalar("training/epoch"),
             step=self.int_scalar("training/step", 0),
             batch=self.int_scalar("training/batch", 0),
-            loss_sum=float(self.finite("training/loss_sum", self.take("training/loss_sum")))
-            if "training/loss_sum" in self.state else 0.0,
+            loss_sum=self.float_scalar("training/loss_sum", 0.0),
             epoch_rng=self.text("training/epoch_rng") if "training/epoch_rng" in self.state
             else None,
             epoch_samples=self.int_scalar("training/epoch_samples", 0),
@@ -951,16 +960,21 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> N
     """
     registry = registry or default_registry()
     with io.open_model(path) as model:
-        spec_data = _requalified(model.header, registry, model.path)
         try:
-            spec = NetworkSpec.from_mapping(spec_data)
+            NetworkSpec.from_mapping(model.header["spec"])  # its structure, before its records
+            spec = NetworkSpec.from_mapping(_requalified(model.header, registry, model.path))
+        except UnknownComponentError:
+            raise
         except SpecError as exc:
             raise ModelFileError(f"{model.path}: the stored spec is invalid: {exc}") from None
         try:
-            net = Network(spec, registry=registry, check_dataset=False)
+            blueprint = assemble(spec, registry, check_dataset=False)
+            blueprint.check_fits()
         except SpecError as exc:
             raise type(exc)(f"{exc.reason} (in the spec stored in {model.path})",
                             exc.path) from None
+        _check_declared_weights(model, blueprint)  # before the network is allocated
+        net = Network(spec, registry=registry, check_dataset=False, _blueprint=blueprint)
         state = model.read_state(_expected_members(net), budget=_state_budget(net))
     try:
         net.load_state_dict(state)
@@ -1009,6 +1023,7 @@ def _requalified(header: Mapping[str, Any], registry: Registry, path: Any) -> An
     missing: list[tuple[dict[str, Any], str]] = []
     for record in _component_records(header):
         kind, name, qualified = record["kind"], record["name"], record["qualified"]
+        _check_record(spec, record, path)
         if kind == "dataset":
             continue  # what it was trained on; using or resuming the model needs no dataset
         dist, version = record.get("distribution"), record.get("version")
@@ -1046,6 +1061,47 @@ def _requalified(header: Mapping[str, Any], registry: Registry, path: Any) -> An
     return spec
 
 
+def _check_record(spec: Any, record: Mapping[str, Any], path: Any) -> None:
+    """A component record must name a known kind and the component the stored spec has
+    at its path: it pins that component, so a corrupt one must not rename another."""
+    kind, where, name = record["kind"], record["path"], record["name"]
+    if kind not in KINDS:
+        raise ModelFileError(
+            f"{path}: member 'components' records a component of kind {kind!r:.40}, which "
+            f"this npframe ({io.__version__}) does not know (kinds: {', '.join(KINDS)}); the "
+            "file was written by a newer npframe, or is corrupt")
+    found = _component_at(spec, where)
+    if found != name:
+        has = f"has {found!r}" if found is not None else "has no component"
+        raise ModelFileError(
+            f"{path}: member 'components' records {kind} {name!r:.60} at {where!r:.60}, "
+            f"where the stored spec {has}; the file is corrupt")
+    if record["qualified"].rpartition(":")[2] != name.rpartition(":")[2]:
+        raise ModelFileError(
+            f"{path}: member 'components' pins {kind} {name!r:.60} at {where!r:.60} to "
+            f"{record['qualified']!r:.60}, another component; the file is corrupt")
+
+
+def _component_at(spec: Any, where: str) -> str | None:
+    """The name of the component at spec path ``where`` (``layers[1].activation``), or
+    ``None`` when the path leads nowhere or to something that names no component."""
+    parts = where.replace("[", ".").replace("]", "").split(".")
+    node = spec
+    try:
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        last = parts[-1]
+        if last == "type" and isinstance(node, Mapping):
+            value = node.get("type", "dense")  # a layer's own name; dense when left out
+        else:
+            value = node[int(last)] if last.isdigit() else node[last]
+    except (LookupError, TypeError, ValueError):
+        return None
+    if isinstance(value, Mapping):
+        value = value.get("name")
+    return value if isinstance(value, str) else None
+
+
 def _means_another(registry: Registry, kind: str, name: str, entry: Any) -> bool:
     """Whether the bare ``name`` no longer means ``entry`` (ambiguous, or another now)."""
     try:
@@ -1070,6 +1126,29 @@ def _with_name(spec: Any, path: str, name: str) -> Any:
     else:
         node[key] = name
     return spec
+
+
+def _check_declared_weights(model: io.ModelFile, blueprint: Blueprint) -> None:
+    """The file must declare every weight the spec calls for, at its full size, before
+    the network is allocated: a small file whose spec describes a large network cannot
+    make ``load`` allocate (and initialize) it only to find the weights missing. A
+    declaration is bounded by the file's size (stored) or about 1000 times it
+    (deflated), and ``read_state`` holds the data to it."""
+    itemsize = blueprint.dtype.itemsize
+    for i, layer in enumerate(blueprint.shapes):
+        for name, shape in layer.items():
+            key = f"weights/{i + 1}/{name}"
+            need = math.prod(shape) * itemsize
+            declared = model.members.get(key)
+            if declared is None:
+                raise ModelFileError(f"{model.path}: member {key!r} is missing; the file is "
+                                     "incomplete or not an npframe model")
+            if declared < need:
+                raise ModelFileError(
+                    f"{model.path}: member {key!r} declares {format_bytes(declared)}, but "
+                    f"layers[{i}] of the stored spec needs {format_bytes(need)} for its "
+                    f"{shape} {blueprint.dtype} {name!r}; the file does not hold the network "
+                    "its spec describes")
 
 
 def _expected_members(net: Network) -> dict[str, tuple[tuple[int, ...], np.dtype] | None]:

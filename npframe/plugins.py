@@ -105,6 +105,9 @@ class PluginSource:
             name, version = "<unknown distribution>", None
         else:
             name, version = dist.metadata["Name"] or dist.name, dist.version
+            if not isinstance(name, str) or not name.strip():
+                msg = "its METADATA has no Name field"
+                raise ValueError(msg)
         return cls(name, version, ep.name, ep.value, ep)
 
 
@@ -134,23 +137,43 @@ def _search_path() -> list[str]:
     return [p for p in sys.path if not _is_working_folder(p)]
 
 
-def discover(group: str = ENTRY_POINT_GROUP) -> list[PluginSource]:
+def discover(group: str = ENTRY_POINT_GROUP, *,
+             broken: Callable[[str, Exception], None] | None = None) -> list[PluginSource]:
     """Installed entry points of ``group``: deduplicated, built-ins first, then sorted.
 
     The same distribution can be visible twice on ``sys.path`` (an editable install
     next to a wheel); the first one found wins, as ``importlib`` itself would import.
+    A distribution whose metadata cannot be read (``entry_points.txt`` that is not
+    UTF-8 or not INI, a ``METADATA`` without a name) is skipped, never fatal: one broken
+    ``*.dist-info`` must not stop every plugin, the built-ins included. When its entry
+    points mention ``group``, ``broken(where, error)`` is told.
     """
     seen: set[tuple[str, str]] = set()
     found: list[PluginSource] = []
     for dist in importlib.metadata.distributions(path=_search_path()):
-        for ep in dist.entry_points:
-            if ep.group != group:
-                continue
-            source = PluginSource.of(ep)
+        try:
+            sources = [PluginSource.of(ep) for ep in dist.entry_points if ep.group == group]
+        except Exception as exc:
+            if broken is not None and _mentions(dist, group):
+                broken(str(getattr(dist, "_path", None) or "a distribution"), exc)
+            continue
+        for source in sources:
             if (source.key, source.name) not in seen:
                 seen.add((source.key, source.name))
                 found.append(source)
     return sorted(found, key=lambda s: (not s.builtin, s.key, s.name))
+
+
+def _mentions(dist: Any, group: str) -> bool:
+    """Whether an unreadable distribution's ``entry_points.txt`` names ``group`` (or
+    cannot be told apart from one that does)."""
+    folder = getattr(dist, "_path", None)  # importlib.metadata.PathDistribution's folder
+    if folder is None:
+        return True
+    try:
+        return f"[{group}]".encode() in (Path(folder) / "entry_points.txt").read_bytes()
+    except OSError:
+        return False
 
 
 def iter_entry_points(group: str = ENTRY_POINT_GROUP) -> list[Any]:

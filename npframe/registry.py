@@ -20,7 +20,9 @@ independent and are what tests use to get a clean slate.
 from __future__ import annotations
 
 import re
+import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -145,10 +147,12 @@ class Registry:
         self._sources: list[PluginSource] | None = (
             None if entry_points is None else [PluginSource.of(ep) for ep in entry_points])
         self._failures: list[PluginFailure] = []
+        self._unwarned: list[PluginFailure] = []  # recorded, not yet warned about
+        self._attempted: set[tuple[str, str]] = set()  # (distribution, entry point) tried
         self._skipped: list[PluginSource] = []
         self._host = PluginHost()
         self._loader: int | None = None  # ident of the thread loading plugins
-        self._born_during_load: set[int] = set()
+        self._threads_before_load: set[threading.Thread] = set()
         self._load_done = threading.Condition(self._lock)
 
     # -- plugin loading ---------------------------------------------------------------
@@ -161,8 +165,16 @@ class Registry:
         """The plugin entry points this registry loads from (discovered once)."""
         with self._lock:
             if self._sources is None:
-                self._sources = discover() if self._load_plugins else []
+                self._sources = discover(broken=self._broken) if self._load_plugins else []
             return list(self._sources)
+
+    def _broken(self, where: str, exc: Exception) -> None:
+        """A distribution whose metadata cannot be read: a failure, warned like the rest."""
+        failure = PluginFailure(where, None, "(metadata)",
+                                f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+                                "".join(traceback.format_exception(exc)))
+        self._failures.append(failure)
+        self._unwarned.append(failure)
 
     def _ensure(self, stage: int) -> None:
         if self._loaded_stage >= stage:
@@ -170,15 +182,7 @@ class Registry:
         me = threading.get_ident()
         with self._lock:
             while self._loader is not None and self._loader != me:
-                if me not in self._born_during_load:
-                    self._load_done.wait()
-                    continue
-                msg = (
-                    "the npframe registry was used from a thread started while plugins "
-                    "were loading; a plugin's npframe_register hook must not wait for "
-                    "threads that use the registry (it would deadlock)"
-                )
-                raise RegistryError(msg)
+                self._wait_for_loader()
             if self._loaded_stage >= stage:
                 return
             if self._loader == me:
@@ -189,34 +193,59 @@ class Registry:
                 )
                 raise RegistryError(msg)
             self._loader = me
-            self._born_during_load = set()
-        new_failures: list[PluginFailure] = []
+            self._threads_before_load = set(threading.enumerate())
         try:
-            new_failures = self._load_up_to(stage)
+            self._load_up_to(stage)
         finally:
             with self._lock:
                 self._loader = None
+                self._threads_before_load = set()
                 self._load_done.notify_all()
+        with self._lock:
+            pending, self._unwarned = self._unwarned, []
         # Warn once everything is in place: under -W error (or strict mode) a warning
-        # is an exception, and it must not cut loading short.
-        warn_failures(new_failures)
+        # is an exception, and it must not cut loading short. Failures recorded by a
+        # load that Ctrl-C cut short are warned about by the load that completes it.
+        warn_failures(pending)
 
-    def _load_up_to(self, stage: int) -> list[PluginFailure]:
+    def _wait_for_loader(self) -> None:
+        """Wait (under ``_lock``) while another thread loads plugins.
+
+        A thread started during the load is most likely a plugin hook's own: when the
+        loading thread is blocked in ``threading`` (a ``join``, a future, a queue, an
+        event), it may be waiting for this very thread, and waiting for it in turn
+        would deadlock, so this thread gets a ``RegistryError`` instead. Threads that
+        existed before the load simply wait.
+        """
+        if threading.current_thread() in self._threads_before_load:
+            self._load_done.wait()
+            return
+        if _blocked_in_threading(self._loader):
+            msg = (
+                "the npframe registry was used from a thread started while plugins "
+                "were loading, while the loading thread waits for a thread; a plugin's "
+                "npframe_register hook must not wait for threads that use the registry "
+                "(it would deadlock)"
+            )
+            raise RegistryError(msg)
+        self._load_done.wait(timeout=0.05)  # look again: the hook may start waiting later
+
+    def _load_up_to(self, stage: int) -> None:
+        """Load the sources of every stage up to ``stage`` that were not tried yet, so
+        a load cut short by Ctrl-C continues where it stopped the next time."""
         sources = self.sources()
         selection = Selection.from_env()
-        new: list[PluginFailure] = []
         first = self._loaded_stage + 1
         for current in range(first, stage + 1):
             wanted = [s for s in sources if s.builtin == (current == _Stage.BUILTINS)]
             for source in wanted:
-                if not selection.allows(source):
-                    self._skipped.append(source)
+                if (source.key, source.name) in self._attempted:
                     continue
-                failure = self._load_one(source)
-                if failure is not None:
-                    new.append(failure)
-                    with self._lock:
-                        self._failures.append(failure)
+                self._attempted.add((source.key, source.name))
+                if selection.allows(source):
+                    self._load_one(source)
+                else:
+                    self._skipped.append(source)
             with self._lock:
                 self._loaded_stage = current
         if stage == _Stage.ALL and first <= _Stage.ALL and selection.raw is not None:
@@ -226,22 +255,26 @@ class Registry:
                     f"distribution (installed: {listing(s.distribution for s in sources)})"
                 )
                 warnings.warn(PluginWarning(msg), stacklevel=user_stacklevel())
-        return new
 
-    def _load_one(self, source: PluginSource) -> PluginFailure | None:
-        threads_before = {t.ident for t in threading.enumerate()}
+    def _load_one(self, source: PluginSource) -> None:
+        """Run one plugin's hook and commit what it staged, or record its failure.
+
+        Any exception of a plugin (``SystemExit`` too) is a recorded failure that never
+        stops the others. ``KeyboardInterrupt`` (the user's Ctrl-C, or a plugin raising
+        it) is recorded too and then propagates: nothing of that plugin is registered,
+        it is not tried again, and the next load continues with the plugins after it.
+        """
         staging = Staging(source.provider, self._peek, self._committed_names)
         try:
             self._host.run(source, staging)
             self._commit_plugin(source, staging)
-        except KeyboardInterrupt:
-            raise  # the user's Ctrl-C: nothing of this plugin was committed
-        except BaseException as exc:  # a plugin's failure (even SystemExit) never breaks others
-            return PluginFailure.of(source, exc, list(staging.staged))
-        finally:
-            self._born_during_load |= {t.ident for t in threading.enumerate()
-                                       if t.ident is not None} - threads_before
-        return None
+        except BaseException as exc:
+            failure = PluginFailure.of(source, exc, list(staging.staged))
+            with self._lock:
+                self._failures.append(failure)
+                self._unwarned.append(failure)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
 
     def _commit_plugin(self, source: PluginSource, staging: Staging) -> None:
         new = [Entry(r.kind, r.name, r.factory, source.distribution, source.version, source.key,
@@ -442,6 +475,16 @@ class Registry:
         entry = self.entry(kind, name)
         with self._lock:
             del self._entries[kind][entry.qualified_name]
+
+
+def _blocked_in_threading(ident: int | None) -> bool:
+    """Whether thread ``ident`` is blocked in ``threading`` code: a join, a lock or a
+    condition (what futures, queues and events wait with)."""
+    current_frames = getattr(sys, "_current_frames", None)
+    if ident is None or current_frames is None:
+        return ident is not None  # no way to look: assume the worst rather than deadlock
+    frame = current_frames().get(ident)
+    return frame is not None and frame.f_code.co_filename == threading.__file__
 
 
 def _invalid(exc: BaseException, kind: str, name: str, path: str,

@@ -19,6 +19,7 @@ import json
 import math
 import numbers
 import os
+import re
 import secrets
 import stat
 import sys
@@ -555,9 +556,29 @@ def _read_regular_file(path: Path, what: str) -> str:
         raise SpecError(msg, str(path)) from None
 
 
+#: A dotted TOML key (``a.b.c = 1``, ``[a.b.c]``) of more parts than a spec nests; tomllib
+#: takes time and memory quadratic in the parts (100,000 parts: gigabytes, then
+#: MemoryError), so such keys are refused before it sees them. Possessive quantifiers
+#: and the look-behind (a sequence starts at its first part) keep the scan linear.
+_TOML_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_TOML_DEEP_KEY = re.compile(
+    rf"(?<![A-Za-z0-9_\-\"'.]){_TOML_PART}(?:[ \t]*+\.[ \t]*+{_TOML_PART}){{{MAX_DEPTH}}}")
+
+
+def _check_toml_keys(text: str, where: str) -> None:
+    found = _TOML_DEEP_KEY.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        msg = (f"nested too deeply to be a spec: line {line} has a dotted key of more than "
+               f"{MAX_DEPTH} parts")
+        raise SpecError(msg, where)
+
+
 def parse_spec_text(text: str, suffix: str, where: str) -> Any:
     """Parse JSON or TOML text; every failure is a ``SpecError`` at ``where``."""
     limit = sys.getrecursionlimit()
+    if suffix == ".toml":
+        _check_toml_keys(text, where)
     try:
         if suffix == ".toml":
             return tomllib.loads(text)

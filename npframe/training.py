@@ -24,8 +24,9 @@ measurements):
 Failure semantics: a loss that is not finite or explodes raises ``DivergenceError``
 before the offending update, with the state rolled back to the last state whose loss
 was checked finite; any other exception (``KeyboardInterrupt`` included) mid-step rolls
-back to the start of the epoch. An interrupt requested through ``interrupt_requested``
-stops cleanly after the step in flight, at a consistent, exactly resumable position.
+back to the start of the epoch. A Ctrl-C deferred by ``deferred_interrupt`` stops cleanly
+after the step in flight, at a consistent, exactly resumable position; a second one
+before that step ends aborts it, rolled back to the start of the epoch.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ class InterruptFlag:
 
     def __init__(self) -> None:
         self.requested = False
+        #: A second Ctrl-C came before the step ended: ``KeyboardInterrupt`` was raised.
+        self.aborted = False
 
 
 @contextlib.contextmanager
@@ -171,7 +174,9 @@ def deferred_interrupt() -> Iterator[InterruptFlag]:
     Only in the main thread and only while Python's default handler is installed
     (anything else was set up by the application, which keeps control). Outside that,
     the flag is never set and an interrupt surfaces as usual, rolled back to the start
-    of the epoch.
+    of the epoch. A second Ctrl-C before the step in flight ends (a step, a callback or
+    a plugin that hangs) raises ``KeyboardInterrupt`` at once, rolled back to the start
+    of the epoch as well; further ones are ignored while that rollback runs.
     """
     flag = InterruptFlag()
     installed = (threading.current_thread() is threading.main_thread()
@@ -181,6 +186,11 @@ def deferred_interrupt() -> Iterator[InterruptFlag]:
         return
 
     def request(signum: int, frame: Any) -> None:
+        if flag.aborted:
+            return  # the rollback of the abort must finish
+        if flag.requested:
+            flag.aborted = True
+            raise KeyboardInterrupt
         flag.requested = True
 
     previous = signal.signal(signal.SIGINT, request)

@@ -16,12 +16,15 @@ Readers: ``npz`` (``read_npz``), ``npz_all`` (``read_npz`` with a budget of 1 Pi
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import struct
+import textwrap
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from attrs import define, field, frozen
@@ -234,33 +237,37 @@ def build_zip(members: list[Member], *, count: int | None = None, prepend: bytes
     return bytes(out)
 
 
-def shared_block_bomb(n: int, kernel: Kernel) -> bytes:
+def shared_block_bomb(n: int, kernel: Kernel, names: list[str] | None = None) -> bytes:
     """``n`` members whose data all start at the same byte: one kernel, ``n`` arrays.
 
     Local header i sits inside the extra field of header i - 1, and every extra field
     ends where the kernel begins, so each member is a valid, CRC-correct ``.npy``.
+    ``names`` (without ``.npy``) default to ``m000``, ``m001``, ...
     """
-    names = [f"m{i:03d}.npy".encode() for i in range(n)]
-    step = 30 + len(names[0])
-    data_at = n * step
+    raw = [f"{name}.npy".encode() for name in (names or [f"m{i:03d}" for i in range(n)])]
+    assert len(raw) == n
+    offsets = [0]
+    for name in raw:
+        offsets.append(offsets[-1] + 30 + len(name))
+    data_at = offsets.pop()
     out = bytearray()
-    for i, name in enumerate(names):
+    for offset, name in zip(offsets, raw, strict=True):
         out += struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, DEFLATED, 0, 0x21,
                            kernel.crc, len(kernel.stream), kernel.size, len(name),
-                           data_at - i * step - step) + name
+                           data_at - offset - 30 - len(name)) + name
     out += kernel.stream
     cd_offset = len(out)
-    for i, name in enumerate(names):
+    for offset, name in zip(offsets, raw, strict=True):
         out += struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, DEFLATED, 0,
                            0x21, kernel.crc, len(kernel.stream), kernel.size, len(name), 0, 0,
-                           0, 0, 0, i * step) + name
+                           0, 0, 0, offset) + name
     return bytes(out + end_record(n, len(out) - cd_offset, cd_offset))
 
 
-def quoted_overlap_bomb(n: int, kernel: Kernel) -> bytes:
+def quoted_overlap_bomb(n: int, kernel: Kernel, names: list[str] | None = None) -> bytes:
     """David Fifield's construction: member i's data is a stored deflate block quoting
     local header i + 1, then runs on through every later member into the shared kernel."""
-    names = [f"q{i:03d}.npy".encode() for i in range(n)]
+    names = [f"{name}.npy".encode() for name in (names or [f"q{i:03d}" for i in range(n)])]
     quotes, headers = [b""] * n, [b""] * n
     sizes, compressed = [kernel.size] * n, [0] * n
     for i in reversed(range(n)):  # back to front: each header quotes the next one
@@ -819,3 +826,804 @@ def npy_bool_bytes(path: Path) -> bytes:
 @case("npy_mmap", "bool values other than 0 and 1")
 def npy_bool_bytes_mmap(path: Path) -> bytes:
     return header_for((2,), "|b1") + b"\x01\x07"
+
+
+# == other readers: model files, data files, spec files ======================================
+# The archive cases above attack ``read_npz``/``read_npy`` directly. These attack the
+# readers built on them and on the spec parser, with files that look like what those
+# readers expect: a model file whose weights are a bomb, a data file whose ``X`` lies, a
+# spec whose numbers are absurd. ``tests/test_hostile_campaign.py`` reads each one in a
+# subprocess whose address space is capped, so a reader that allocated what a file
+# claims would die of ``MemoryError`` instead of refusing it.
+Base = Mapping[str, np.ndarray]
+
+
+@frozen
+class FileCase:
+    """A hostile file for ``npframe.load``, ``npframe.data.load_data`` or ``npframe check``.
+
+    ``write(path, base)`` returns the bytes to write at ``path`` (or writes something
+    else there and returns the path); ``base`` holds the members of a valid model file
+    for model cases. The read must raise one of ``errors`` (class names) whose message
+    contains ``expect`` and not ``reject``.
+    """
+
+    name: str
+    expect: str
+    write: Callable[[Path, Base], bytes | Path]
+    suffix: str
+    errors: tuple[str, ...]
+    reject: str = ""
+    needs: str = ""
+
+    def available(self) -> bool:
+        return {"": True, "fifo": hasattr(os, "mkfifo"),
+                "dev_zero": Path("/dev/zero").exists()}[self.needs]
+
+    def make(self, folder: Path, base: Base) -> Path:
+        path = folder / f"{self.name}{self.suffix}"
+        made = self.write(path, base)
+        if isinstance(made, Path):
+            return made
+        path.write_bytes(made)
+        return path
+
+
+MODEL_CASES: list[FileCase] = []
+DATA_CASES: list[FileCase] = []
+SPEC_CASES: list[FileCase] = []
+
+
+def _file_case(into: list[FileCase], suffix: str, errors: tuple[str, ...]):
+    def decorator(expect: str, *, reject: str = "", needs: str = "", suffix: str = suffix,
+                  errors: tuple[str, ...] = errors):
+        def register(write: Callable[..., bytes | Path]) -> Callable[..., bytes | Path]:
+            into.append(FileCase(write.__name__, expect, write, suffix, errors, reject, needs))
+            return write
+        return register
+    return decorator
+
+
+model_case = _file_case(MODEL_CASES, ".npz", ("ModelFileError",))
+data_case = _file_case(DATA_CASES, ".npz", ("DataError",))
+spec_case = _file_case(SPEC_CASES, ".json", ("SpecError",))
+
+
+def write_file_cases(cases: list[FileCase], folder: Path, base: Base | None = None,
+                     ) -> list[tuple[FileCase, Path]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [(c, c.make(folder, base or {})) for c in cases if c.available()]
+
+
+class Payload:
+    """Unpickling this writes a marker file: proof that a reader ran code from a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def pickled(marker: Path) -> np.ndarray:
+    array = np.empty(1, dtype=object)
+    array[0] = Payload(marker)
+    return array
+
+
+# -- model files ------------------------------------------------------------------------------
+def model_zip(base: Base, changes: Mapping[str, Any] | None = None,
+              extra: list[Member] | tuple[Member, ...] = (), drop: tuple[str, ...] = ()) -> bytes:
+    """A model file: ``base``'s members with ``changes`` applied (a value, or ``None`` to
+    drop) and ``drop`` left out, stored, plus ``extra`` members as given."""
+    arrays = {k: v for k, v in base.items() if k not in drop}
+    for key, value in (changes or {}).items():
+        if value is None:
+            arrays.pop(key, None)
+        else:
+            arrays[key] = np.asarray(value)
+    members = [Member(f"{k}.npy", npy_bytes(v)) for k, v in arrays.items()]
+    return build_zip(members + list(extra))
+
+
+def spec_of(base: Base) -> dict[str, Any]:
+    return json.loads(str(base["spec"][()]))
+
+
+def with_spec(base: Base, **changes: Any) -> bytes:
+    spec = spec_of(base)
+    spec.update(changes)
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+def _text_member(text: str) -> np.ndarray:
+    return np.array(text)
+
+
+def _bomb_member(name: str, size: int = GIB) -> Member:
+    k = zero_kernel(size)
+    return Member(f"{name}.npy", method=DEFLATED, payload=k.stream, size=k.size, crc=k.crc)
+
+
+_WEIGHTS = ("weights/1/W", "weights/1/b", "weights/2/W", "weights/2/b")
+_RNG = '{{"bit_generator": "PCG64", "state": {{"state": {}, "inc": {}}}, "has_uint32": 0, ' \
+       '"uinteger": 0}}'
+
+
+# zip bombs wearing a model's member names
+@model_case("overlap")
+def model_shared_block_bomb(path: Path, base: Base) -> bytes:  # 40 x 205 MB from ~200 KB
+    names = [*base][:40]
+    names += [f"optimizer/pad{i}" for i in range(40 - len(names))]
+    return shared_block_bomb(40, zero_kernel(_KERNEL_205MB), names)
+
+
+@model_case("overlap")
+def model_quoted_overlap_bomb(path: Path, base: Base) -> bytes:
+    return quoted_overlap_bomb(len(base), zero_kernel(50_000_000), list(base))
+
+
+@model_case("more than the")
+def model_four_gib_weights(path: Path, base: Base) -> bytes:  # ~4 MB file, 4 GiB declared
+    return model_zip(base, drop=_WEIGHTS, extra=[_bomb_member(n) for n in _WEIGHTS])
+
+
+@model_case("more than the")
+def model_gib_optimizer_member(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("optimizer/m.0",), extra=[_bomb_member("optimizer/m.0")])
+
+
+@model_case("uncompressed in all")
+def model_many_members_over_the_budget(path: Path, base: Base) -> bytes:
+    return model_zip(base, extra=[_bomb_member(f"optimizer/extra{i}", 30_000_000)
+                                  for i in range(12)])
+
+
+@model_case("8.0 TiB")
+def model_8tib_weights_claim(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",), extra=[Member(
+        "weights/1/W.npy", npy_bytes(base["weights/1/W"]), method=DEFLATED, size=8 * TIB)])
+
+
+@model_case("stored uncompressed, but")
+def model_8tib_stored_claim(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",), extra=[Member(
+        "weights/1/W.npy", npy_bytes(base["weights/1/W"]), size=8 * TIB)])
+
+
+@model_case("more than the")
+def model_gib_spec_member(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("spec",), extra=[_bomb_member("spec")])
+
+
+@model_case("decompresses to more than")
+def model_spec_stream_longer_than_declared(path: Path, base: Base) -> bytes:
+    stream = deflate_zeros(header_for((9,)), GIB // 258)
+    return model_zip(base, drop=("spec",), extra=[Member(
+        "spec.npy", method=DEFLATED, payload=stream, size=len(header_for((9,))) + 9, crc=0)])
+
+
+@model_case("is truncated")
+def model_weights_header_declares_8tib(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",),
+                     extra=[Member("weights/1/W.npy", header_for((TIB,), "<f8"))])
+
+
+@model_case("more than any machine can address")
+def model_weights_header_beyond_address_space(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",), extra=[Member(
+        "weights/1/W.npy", header_for((1 << 62, 1 << 62), "<f8"))])
+
+
+@model_case("unexpected member")
+def model_unexpected_bomb_member(path: Path, base: Base) -> bytes:
+    return model_zip(base, extra=[_bomb_member("surprise")])
+
+
+@model_case("more than the 10000 allowed")
+def model_claims_60000_members(path: Path, base: Base) -> bytes:
+    data = model_zip(base)
+    count = len(base)
+    return data[:-22] + data[-22:].replace(struct.pack("<2H", count, count),
+                                           struct.pack("<2H", 60_000, 60_000), 1)
+
+
+# the spec inside the file
+@model_case("not valid JSON")
+def model_spec_nested_100k_deep(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"spec": _text_member("[" * 100_000 + "]" * 100_000)})
+
+
+@model_case("4300")
+def model_spec_integer_of_5000_digits(path: Path, base: Base) -> bytes:
+    text = str(base["spec"][()]).replace('"input": 3', '"input": ' + "9" * 5000)
+    return model_zip(base, {"spec": _text_member(text)})
+
+
+@model_case("repeats a key")
+def model_spec_duplicate_key(path: Path, base: Base) -> bytes:
+    text = str(base["spec"][()]).replace('"input": 3', '"input": 3, "input": 4')
+    return model_zip(base, {"spec": _text_member(text)})
+
+
+@model_case("must be a unicode string")
+def model_spec_not_text(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"spec": np.arange(3)})
+
+
+@model_case("parameters", errors=("SpecError",))
+def model_spec_units_10_to_12(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)
+    spec["layers"][0]["units"] = 10**12
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+@model_case("parameters", errors=("SpecError",))
+def model_spec_units_10_to_8(path: Path, base: Base) -> bytes:  # refused under the 1 GiB cap
+    spec = spec_of(base)
+    spec["layers"][0]["units"] = 10**8
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+@model_case("does not hold the network its spec describes")
+def model_spec_larger_than_its_weights(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)
+    spec["layers"][0]["units"] = 1000  # fits anywhere, but the file holds 4 units' weights
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+@model_case("member 'weights/1/W' is missing")
+def model_spec_of_6_million_parameters_without_weights(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)  # 48 MB of weights: within the cap, but not in the file
+    spec["layers"][0]["units"] = 10**6
+    return model_zip(base, {"spec": np.array(json.dumps(spec))}, drop=_WEIGHTS)
+
+
+@model_case("at most 10000")
+def model_spec_20000_layers(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)
+    spec["layers"] = [{"units": 2, "activation": "relu"}] * 20_000
+    return model_zip(base, {"spec": np.array(json.dumps(spec))})
+
+
+@model_case("must be a number, not a string", errors=("SpecError",))
+def model_spec_learning_rate_string(path: Path, base: Base) -> bytes:
+    return with_spec(base, optimizer={"name": "adam", "learning_rate": "inf"})
+
+
+@model_case("pip install npframe-evil", errors=("UnknownComponentError",))
+def model_needs_an_uninstalled_plugin(path: Path, base: Base) -> bytes:
+    spec = spec_of(base)
+    spec["layers"][0]["activation"] = "evil_swish"
+    record = {"kind": "activation", "path": "layers[0].activation", "name": "evil_swish",
+              "qualified": "npframe-evil:evil_swish", "distribution": "npframe-evil",
+              "version": "6.6.6"}
+    components = [r for r in json.loads(str(base["components"][()]))
+                  if r["path"] != record["path"]] + [record]
+    return model_zip(base, {"spec": np.array(json.dumps(spec)),
+                            "components": np.array(json.dumps(components))})
+
+
+@model_case("must be a list of component records")
+def model_components_not_a_list(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"components": _text_member('{"kind": "activation"}')})
+
+
+@model_case("not valid JSON")
+def model_components_nested_100k_deep(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"components": _text_member("[" * 100_000 + "]" * 100_000)})
+
+
+def _with_record(base: Base, **record: str) -> bytes:
+    full = {"kind": "activation", "path": "layers[0].activation", "name": "relu",
+            "qualified": "npframe:relu", "distribution": "npframe", "version": "0.1.0", **record}
+    components = [*json.loads(str(base["components"][()])), full]
+    return model_zip(base, {"components": np.array(json.dumps(components))})
+
+
+@model_case("which this npframe")
+def model_component_of_an_unknown_kind(path: Path, base: Base) -> bytes:  # was: RegistryError
+    return _with_record(base, kind="transformer")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_path_that_leads_nowhere(path: Path, base: Base) -> bytes:  # IndexError
+    return _with_record(base, path="layers[99].activation", qualified="npframe:linear")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_path_into_a_string(path: Path, base: Base) -> bytes:  # was: TypeError
+    return _with_record(base, path="loss.name.x", qualified="npframe:linear")
+
+
+@model_case("where the stored spec has no component")
+def model_component_at_a_layer_table(path: Path, base: Base) -> bytes:  # renamed a layer key
+    return _with_record(base, path="layers[0]", qualified="npframe:linear")
+
+
+@model_case("another component")
+def model_component_pinned_to_another(path: Path, base: Base) -> bytes:  # swapped relu
+    return _with_record(base, qualified="npframe:linear")
+
+
+# the state
+@model_case("must be an integer in [0, 2**128)")
+def model_rng_out_of_range(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/shuffle_rng": _text_member(_RNG.format(2**200, 3))})
+
+
+@model_case("must be an integer in [0, 2**128)")
+def model_rng_negative(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/noise_rng": _text_member(_RNG.format(-1, 3))})
+
+
+@model_case("must be an integer in [0, 2**128)")
+def model_rng_float_state(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/shuffle_rng": _text_member(_RNG.format(1.5, 3))})
+
+
+@model_case("not valid JSON")
+def model_rng_nested_100k_deep(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/shuffle_rng": _text_member("[" * 100_000)})
+
+
+@model_case("must be the state of a PCG64 generator")
+def model_rng_other_generator(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/shuffle_rng": _text_member(
+        '{"bit_generator": "MT19937", "state": {"key": [1], "pos": 0}}')})
+
+
+@model_case("must be in [0, 2**53]")
+def model_epoch_2_to_63_minus_1(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/epoch": np.array(2**63 - 1)})
+
+
+@model_case("must be in [0, 2**53]")
+def model_step_negative(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/step": np.array(-5)})
+
+
+@model_case("must be an integer scalar")
+def model_epoch_float(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/epoch": np.array(3.0)})
+
+
+@model_case("'training/loss_sum' must be a real scalar")
+def model_loss_sum_not_a_scalar(path: Path, base: Base) -> bytes:  # was: TypeError
+    return model_zip(base, {"training/loss_sum": np.zeros((3, 3))})
+
+
+@model_case("training position is inconsistent")
+def model_position_past_the_epoch(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"training/batch": np.array(7), "training/epoch_batches": np.array(3)})
+
+
+@model_case("holds NaN or inf")
+def model_optimizer_state_nan(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"optimizer/m.0": np.full((3, 4), np.nan)})
+
+
+@model_case("holds NaN or inf")
+def model_optimizer_state_inf(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"optimizer/v.3": np.array([np.inf, 1.0])})
+
+
+@model_case("weights must be finite")
+def model_weights_nan(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"weights/2/b": np.array([0.0, np.nan])})
+
+
+@model_case("but the spec needs")
+def model_weights_wrong_shape(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"weights/2/W": np.zeros((2, 4))})
+
+
+@model_case("must be positive")
+def model_scaler_zero_std(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"scaler/x_std": np.zeros(3)})
+
+
+@model_case("optimizer 'adam' rejected the saved state")
+def model_optimizer_state_of_another_shape(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"optimizer/m.0": np.zeros(7)})
+
+
+# what the file is made of
+@model_case("Upgrade npframe")
+def model_newer_format_with_new_member_types(path: Path, base: Base) -> bytes:
+    return build_zip([
+        Member("format_version.npy", npy_bytes(np.array(3))),
+        Member("npframe_version.npy", npy_bytes(np.array("9.0.0"))),
+        Member("spec.json", b'{"layers": "new"}'),
+        Member("weights/1/W.safetensors", bytes(64)),
+        Member("weights/2/W.npy", header_for((4,), "<bf16") + bytes(8)),
+        Member("optimizer/state.npy", npy_bytes(np.array([1, None], dtype=object))),
+    ])
+
+
+@model_case("Upgrade npframe")
+def model_format_version_2_to_62(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"format_version": np.array(2**62)})
+
+
+@model_case("must be an integer scalar")
+def model_format_version_text(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"format_version": np.array("2")})
+
+
+@model_case("is truncated", reject="Python objects")
+def model_truncated_weights_member(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",), extra=[Member(
+        "weights/1/W.npy", npy_bytes(base["weights/1/W"])[:-20])])
+
+
+@model_case("is not an .npy array", reject="Python objects")
+def model_text_file_as_weights(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",),
+                     extra=[Member("weights/1/W.npy", b"W = [[1, 2], [3, 4]]\n" * 20)])
+
+
+@model_case("holds Python objects")
+def model_pickled_weights(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"weights/1/W": pickled(path.with_suffix(".pwned"))})
+
+
+@model_case("holds Python objects")
+def model_pickled_spec(path: Path, base: Base) -> bytes:
+    return model_zip(base, {"spec": pickled(path.with_suffix(".pwned"))})
+
+
+@model_case("fails its CRC check")
+def model_weights_crc_error(path: Path, base: Base) -> bytes:
+    m = Member("weights/1/W.npy", npy_bytes(base["weights/1/W"]))
+    assert m.payload is not None
+    m.payload = m.payload[:-1] + bytes([m.payload[-1] ^ 0x55])
+    return model_zip(base, drop=("weights/1/W",), extra=[m])
+
+
+@model_case("is encrypted")
+def model_encrypted_weights(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("weights/1/W",), extra=[Member(
+        "weights/1/W.npy", npy_bytes(base["weights/1/W"]), flags=0x1)])
+
+
+@model_case("appears 2 times")
+def model_duplicate_weights(path: Path, base: Base) -> bytes:
+    return model_zip(base, extra=[Member("weights/1/W.npy", npy_bytes(base["weights/1/W"]))])
+
+
+@model_case("unsafe name")
+def model_member_name_traversal(path: Path, base: Base) -> bytes:
+    return model_zip(base, extra=[Member("../../weights/1/W.npy", npy_bytes(base["weights/1/W"]))])
+
+
+@model_case("member 'training/epoch' is missing")
+def model_without_its_epoch(path: Path, base: Base) -> bytes:
+    return model_zip(base, drop=("training/epoch",))
+
+
+@model_case("is not a NumPy array (.npy)")
+def model_with_a_foreign_member(path: Path, base: Base) -> bytes:
+    return model_zip(base, extra=[Member("README.txt", b"trust me")])
+
+
+# -- data files ---------------------------------------------------------------------------------
+_ROWS = np.arange(12.0).reshape(4, 3)
+
+
+@data_case("more than the")
+def data_gib_x_and_y(path: Path, base: Base) -> bytes:
+    return build_zip([_bomb_member("X"), _bomb_member("y")])
+
+
+@data_case("overlap")
+def data_shared_block_x_and_y(path: Path, base: Base) -> bytes:
+    return shared_block_bomb(2, zero_kernel(_KERNEL_205MB), ["X", "y"])
+
+
+@data_case("8.0 TiB")
+def data_8tib_x_claim(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", npy_bytes(_ROWS), method=DEFLATED, size=8 * TIB)])
+
+
+@data_case("is truncated")
+def data_x_header_declares_terabytes(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", header_for((TIB, 3), "<f8"))])
+
+
+@data_case("is truncated")
+def data_y_header_declares_terabytes_deflated(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", npy_bytes(_ROWS)),
+                      Member("y.npy", header_for((TIB,), "<f8"), method=DEFLATED)])
+
+
+@data_case("but 16 bytes follow it", suffix=".npy")
+def data_npy_header_declares_terabytes(path: Path, base: Base) -> bytes:
+    return header_for((TIB, 4), "<f8") + bytes(16)
+
+
+@data_case("larger than the", suffix=".npy")
+def data_npy_sparse_8_gib(path: Path, base: Base) -> Path:
+    with path.open("wb") as f:
+        header = header_for((GIB, 8), "<f8")
+        f.write(header)
+        f.truncate(len(header) + 8 * GIB * 8)
+    return path
+
+
+@data_case("as float64 data", suffix=".npy")
+def data_npy_int8_whose_float64_copy_is_too_large(path: Path, base: Base) -> Path:
+    with path.open("wb") as f:  # 300 MB of int8 on disk (sparse): 2.4 GB as float64
+        header = header_for((30_000_000, 10), "|i1")
+        f.write(header)
+        f.truncate(len(header) + 300_000_000)
+    return path
+
+
+@data_case("fails its CRC check")
+def data_npz_crc_error(path: Path, base: Base) -> bytes:
+    m = Member("X.npy", npy_bytes(_ROWS))
+    assert m.payload is not None
+    m.payload = m.payload[:-3] + b"\xff\xff\xff"
+    return build_zip([m])
+
+
+@data_case("is a single .npy array")
+def data_npy_named_npz(path: Path, base: Base) -> bytes:
+    return npy_bytes(_ROWS)
+
+
+@data_case("is a zip archive", suffix=".npy")
+def data_npz_named_npy(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", npy_bytes(_ROWS))])
+
+
+@data_case("holds Python objects")
+def data_pickled_x(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", npy_bytes(pickled(path.with_suffix(".pwned"))))])
+
+
+@data_case("is not a finite number")
+def data_nan_in_x(path: Path, base: Base) -> bytes:
+    return build_zip([Member("X.npy", npy_bytes(np.array([[1.0, np.nan]])))])
+
+
+@data_case("not UTF-8 text", suffix=".csv")
+def data_csv_not_utf8_deep_inside(path: Path, base: Base) -> bytes:
+    body = ("a,b\n" + "".join(f"{i},{i}.5\n" for i in range(3000))).encode()
+    return body[:30010] + b"\xff" + body[30011:]
+
+
+@data_case("is not a finite number", suffix=".csv")
+def data_csv_number_of_5000_digits(path: Path, base: Base) -> bytes:
+    return b"a,b\n1," + b"9" * 5000 + b"\n"
+
+
+@data_case("could not convert", suffix=".csv")
+def data_csv_nul_byte(path: Path, base: Base) -> bytes:
+    return b"a,b\n1,\x002\n"
+
+
+@data_case("malformed CSV", suffix=".csv")
+def data_csv_unclosed_quote(path: Path, base: Base) -> bytes:
+    return b'a,b\n1,"2\n3,4\n'
+
+
+@data_case("named pipe (FIFO)", suffix=".csv", needs="fifo")
+def data_csv_fifo(path: Path, base: Base) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+# -- spec files (``npframe check``) ------------------------------------------------------------
+_LAYERS = '[{"units": 4, "activation": "relu"}, {"units": 1, "activation": "linear"}]'
+
+
+def _spec_json(**entries: str) -> bytes:
+    """A JSON spec with raw JSON text for each entry (so it can hold what json.dumps cannot)."""
+    fields = {"input": "2", "layers": _LAYERS, **entries}
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode()
+
+
+@spec_case("appears twice in one object")
+def spec_duplicate_key(path: Path, base: Base) -> bytes:
+    return b'{"input": 2, "input": 3, "layers": ' + _LAYERS.encode() + b"}"
+
+
+@spec_case("appears twice in one object")
+def spec_duplicate_key_in_a_layer(path: Path, base: Base) -> bytes:
+    return _spec_json(layers='[{"units": 4, "units": 40000, "activation": "relu"}]')
+
+
+@spec_case("invalid TOML", suffix=".toml")
+def spec_toml_duplicate_key(path: Path, base: Base) -> bytes:
+    return b"input = 2\ninput = 3\n"
+
+
+@spec_case("nested too deeply")
+def spec_json_arrays_100k_deep(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer="[" * 100_000 + "]" * 100_000)
+
+
+@spec_case("nested too deeply")
+def spec_json_objects_100k_deep(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"a": ' * 100_000 + "1" + "}" * 100_000)
+
+
+@spec_case("nested too deeply", suffix=".toml")
+def spec_toml_arrays_100k_deep(path: Path, base: Base) -> bytes:
+    return ("input = " + "[" * 100_000 + "]" * 100_000 + "\n").encode()
+
+
+@spec_case("nested too deeply", suffix=".toml")
+def spec_toml_inline_tables_100k_deep(path: Path, base: Base) -> bytes:
+    return ("input = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n").encode()
+
+
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_dotted_key_of_100k_parts(path: Path, base: Base) -> bytes:  # was: MemoryError
+    return ("input = 2\n" + "a." * 99_999 + "a = 1\n").encode()
+
+
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_table_header_of_100k_parts(path: Path, base: Base) -> bytes:  # was: 21 s
+    return ("input = 2\n[" + ".".join(["a"] * 100_000) + "]\n").encode()
+
+
+@spec_case("dotted key of more than 32 parts", suffix=".toml")
+def spec_toml_quoted_dotted_key_in_an_inline_table(path: Path, base: Base) -> bytes:
+    return ('input = 2\noptimizer = {name = "sgd", ' + " . ".join(['"a"'] * 10_000)
+            + " = 1}\n").encode()
+
+
+@spec_case("nested more than 32 levels deep")
+def spec_parameter_nested_500_deep(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": ' + "[" * 500 + "]" * 500 + "}")
+
+
+@spec_case("4300 digits")
+def spec_json_integer_of_5000_digits(path: Path, base: Base) -> bytes:
+    return _spec_json(input="9" * 5000)
+
+
+@spec_case("4300 digits", suffix=".toml")
+def spec_toml_integer_of_5000_digits(path: Path, base: Base) -> bytes:
+    return ("input = " + "9" * 5000 + "\n").encode()
+
+
+@spec_case("must be a finite number")
+def spec_json_1e999(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": 1e999}')
+
+
+@spec_case("must be a finite number")
+def spec_json_nan_literal(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": NaN}')
+
+
+@spec_case("must be a finite number", suffix=".toml")
+def spec_toml_inf(path: Path, base: Base) -> bytes:
+    return (b'input = 2\n[[layers]]\nunits = 1\nactivation = "relu"\n'
+            b'[optimizer]\nname = "sgd"\nlearning_rate = inf\n')
+
+
+@spec_case("must be a number, not a string")
+def spec_learning_rate_string_inf(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": "inf"}')
+
+
+@spec_case("must be a number, not a string")
+def spec_learning_rate_string_number(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": "1e-3"}')
+
+
+@spec_case("must be a number, not a bool")
+def spec_learning_rate_true(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "sgd", "learning_rate": true}')
+
+
+@spec_case("must be a number, not a string")
+def spec_adam_beta_string(path: Path, base: Base) -> bytes:
+    return _spec_json(optimizer='{"name": "adam", "beta1": "0.9"}')
+
+
+@spec_case("parameters")
+def spec_units_10_to_8(path: Path, base: Base) -> bytes:
+    return _spec_json(layers='[{"units": 100000000, "activation": "relu"}, '
+                             '{"units": 100000000, "activation": "linear"}]')
+
+
+@spec_case("parameters")
+def spec_units_10_to_12(path: Path, base: Base) -> bytes:
+    return _spec_json(layers='[{"units": 1000000000000, "activation": "relu"}]')
+
+
+@spec_case("parameters")
+def spec_input_10_to_12(path: Path, base: Base) -> bytes:
+    return _spec_json(input="1000000000000")
+
+
+@spec_case("at most 10000")
+def spec_100000_layers(path: Path, base: Base) -> bytes:
+    return _spec_json(layers="[" + ", ".join(['{"units": 1, "activation": "relu"}'] * 100_000)
+                      + "]")
+
+
+@spec_case("too large for a spec file")
+def spec_file_over_16_mib(path: Path, base: Base) -> Path:
+    with path.open("wb") as f:  # sparse: a million layers would not fit in 16 MiB either
+        f.write(b'{"input": 2, "layers": [')
+        f.truncate(17 * 2**20)
+    return path
+
+
+@spec_case("not UTF-8 text (invalid start byte at byte 30010)")
+def spec_not_utf8_deep_inside(path: Path, base: Base) -> bytes:
+    head = b'{"input": 2, "note": "'
+    return head + b"a" * (30010 - len(head)) + b'\xff"}'
+
+
+@spec_case("invalid JSON")
+def spec_empty_json(path: Path, base: Base) -> bytes:
+    return b""
+
+
+@spec_case("not UTF-8 text")
+def spec_binary_garbage(path: Path, base: Base) -> bytes:
+    return bytes(range(256)) * 4
+
+
+@spec_case("a spec must be a table")
+def spec_json_list(path: Path, base: Base) -> bytes:
+    return b"[1, 2, 3]"
+
+
+@spec_case("unsupported spec file type", suffix=".yaml")
+def spec_yaml(path: Path, base: Base) -> bytes:
+    return b"input: 2\n"
+
+
+@spec_case("must be an int in [0, 2**63)")
+def spec_seed_2_to_64(path: Path, base: Base) -> bytes:
+    return _spec_json(seed=str(2**64))
+
+
+@spec_case("unknown activation")
+def spec_activation_lone_surrogate(path: Path, base: Base) -> bytes:
+    return _spec_json(layers='[{"units": 1, "activation": "\\ud800"}]')
+
+
+@spec_case("not a regular file", needs="fifo")
+def spec_fifo(path: Path, base: Base) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@spec_case("not a regular file", needs="dev_zero")
+def spec_symlink_to_dev_zero(path: Path, base: Base) -> Path:
+    path.symlink_to("/dev/zero")
+    return path
+
+
+@spec_case("is a folder", suffix=".toml")
+def spec_folder(path: Path, base: Base) -> Path:
+    path.mkdir()
+    return path
+
+
+@spec_case("no such file")
+def spec_missing(path: Path, base: Base) -> Path:
+    return path
+
+
+# -- plugin distributions -----------------------------------------------------------------------
+def write_dist(root: Path, dist: str, source: str, module: str, *, version: str = "0.1",
+               entry_point: str = "plugin") -> Path:
+    """An installed distribution ``dist`` in folder ``root``: ``module.py`` holding
+    ``source``, and a ``*.dist-info`` declaring it as an ``npframe`` entry point."""
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[npframe]\n{entry_point} = {module}\n")
+    return info
