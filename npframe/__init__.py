@@ -31,6 +31,7 @@ from npframe.hookspecs import hookimpl
 from npframe.interfaces import Activation, Initializer, Loss, Metric, Optimizer, Schedule
 from npframe.network import Network
 from npframe.spec import NetworkSpec
+from npframe.sweeps import sweep
 from npframe.trainer import train
 
 
@@ -74,5 +75,6 @@ __all__ = [
     "hookimpl",
     "load",
     "registry",
+    "sweep",
     "train",
 ]

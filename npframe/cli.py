@@ -25,6 +25,7 @@ import numpy as np
 
 from npframe._version import __version__
 from npframe.errors import NpframeError, PluginWarning, SpecError
+from npframe.sweeps import command as sweep_command
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true",
                          help="the whole report as JSON, for scripts")
     plugins.set_defaults(handler=_cmd_plugins)
+    sweep_command.add_parser(sub)
     return parser
 
 

@@ -8,7 +8,9 @@ The hierarchy, httpx-style::
     ├── RegistryError (ValueError)      a kind is unknown or a name is taken
     ├── ModelFileError (ValueError)     a model file cannot be read as a model
     ├── DataError (ValueError)          bad data; the message starts with file:line:col
-    └── DivergenceError (FloatingPointError)  the loss became NaN or inf during fit
+    ├── DivergenceError (FloatingPointError)  the loss became NaN or inf during fit
+    ├── ResultsFileError (ValueError)   a sweep's results file belongs to another sweep
+    └── SweepIncompleteError (RuntimeError)  trials of a sweep were lost with their workers
 
     PluginWarning (UserWarning)         a plugin failed to load; the others still work
 
@@ -25,7 +27,9 @@ __all__ = [
     "NpframeError",
     "PluginWarning",
     "RegistryError",
+    "ResultsFileError",
     "SpecError",
+    "SweepIncompleteError",
     "UnknownComponentError",
 ]
 
@@ -75,6 +79,22 @@ class DivergenceError(NpframeError, FloatingPointError):
     ``fit`` raises it naming the epoch, and leaves the network (weights, optimizer
     state, shuffling stream) as it was when that epoch began: finite, never half-trained.
     """
+
+
+class ResultsFileError(NpframeError, ValueError):
+    """A sweep's results file cannot be resumed: it is malformed or from another sweep."""
+
+
+class SweepIncompleteError(NpframeError, RuntimeError):
+    """Some trials of a sweep never finished because their workers were lost.
+
+    Every finished trial is saved; running the sweep again runs only the missing ones.
+    ``result`` is the ``SweepResult`` of what did finish.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        self.result = result
+        super().__init__(message)
 
 
 class PluginWarning(UserWarning):
