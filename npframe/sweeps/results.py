@@ -41,14 +41,20 @@ def canonical(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+def write_atomically(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    A reader (or a crash of this process) sees the old file or the new one, never a
+    part. ``durable`` also flushes it to the disk first, against power failures; the
+    results files skip that, as they are rewritten after every trial.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -203,8 +209,9 @@ class ResultsTable:
         write_atomically(self.paths.csv, self.to_csv().encode("utf-8"))
 
     def to_json(self) -> str:
+        """One line per top-level key and per trial: readable, and quick to write."""
         best = self.best()
-        data = {
+        head = {
             _FORMAT_KEY: FORMAT_VERSION,
             "sweep": self.settings,
             "rank": self.rank,
@@ -212,9 +219,12 @@ class ResultsTable:
             "columns": self.columns,
             "best": None if best is None else {"trial": best["trial"], self.rank: best[self.rank]},
             "best_model": self.best_model,
-            "trials": self.sorted_rows(),
         }
-        return json.dumps(data, indent=1, allow_nan=False) + "\n"
+        lines = [f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}"
+                 for key, value in head.items()]
+        rows = ",\n  ".join(json.dumps(row, allow_nan=False) for row in self.sorted_rows())
+        lines.append(f' "trials": [\n  {rows}\n ]' if rows else ' "trials": []')
+        return "{\n" + ",\n".join(lines) + "\n}\n"
 
     def to_csv(self) -> str:
         buffer = io.StringIO()

@@ -218,7 +218,7 @@ class _Keeper:
 
     def _save_model(self, outcome: TrialOutcome) -> None:
         assert self.best_path is not None and outcome.model is not None
-        write_atomically(self.best_path, outcome.model)
+        write_atomically(self.best_path, outcome.model, durable=True)
         self.table.best_model = {"trial": outcome.index, "path": str(self.best_path)}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -105,8 +106,16 @@ def _train(spec: dict[str, Any], X: np.ndarray, y: np.ndarray,
     return net, logs, len(history.loss)
 
 
+def _scratch_folder() -> str | None:
+    """A RAM-backed folder when there is one: a model file that lives for a moment
+    should not wait for the disk."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def _model_bytes(net: Any) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="npframe-trial-") as folder:
+    """The model file ``net.save`` writes, as bytes to send back to the sweep."""
+    with tempfile.TemporaryDirectory(prefix="npframe-trial-", dir=_scratch_folder()) as folder:
         path = Path(folder) / "model.npz"
         net.save(path)
         return path.read_bytes()

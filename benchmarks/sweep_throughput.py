@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Sweep throughput on this machine, per-trial overheads, and data-parallel arithmetic.
+
+Three measurements, the numbers behind ``docs/scaling.md``:
+
+1. **Throughput.** A grid of identical trials (only the seed differs) lasting about
+   ``--trial-seconds`` each, run serially in this process, on a process pool of 1
+   and 2 workers (``npframe.sweeps.process_pool``: BLAS on one thread per worker),
+   and on a Dask LocalCluster of 1 and 2 single-threaded workers. Executors start
+   before the clock does (their start-up is timed on its own), the configurations
+   run interleaved (A B C ... then ... C B A), and the table gives medians and the
+   median of per-repetition speed-ups over the serial run of the same repetition.
+2. **Per-trial overhead.** The same with tiny trials (one epoch on 64 rows), where
+   nearly all of a trial's wall time is the executor's; plus what the driver spends
+   per finished trial rewriting the results files, for tables of growing size.
+3. **Data-parallel steps.** For the tutorial's 2-4-4-3 net, 784-256-256-10 and
+   1024-4096-4096-1024: one training step's time on this machine (all its cores)
+   against the time a ring all-reduce of the gradients takes at 1 and 10 Gbit/s.
+
+    python benchmarks/sweep_throughput.py --quick       # a smoke run, about a minute
+    python benchmarks/sweep_throughput.py               # what docs/scaling.md reports
+
+Results go to ``$TMPDIR/npframe-sweep-bench/results.json`` (``--out`` to change).
+Everything uses npframe's public API (``npframe.sweep``, ``Network.from_spec``, ``fit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import npframe
+from npframe.sweeps import dask_local, process_pool
+from npframe.sweeps.results import ResultPaths, ResultsTable
+from npframe.sweeps.trial import TrialOutcome
+
+# -- the sweeps --------------------------------------------------------------------------
+TRIAL_NET = {
+    "input": 8,
+    "seed": 0,
+    "standardize": True,
+    "optimizer": {"name": "adam", "learning_rate": 0.003},
+    "layers": [{"units": 64, "activation": "relu"}, {"units": 64, "activation": "relu"},
+               {"units": 1, "activation": "linear"}],
+}
+
+
+def write_data(folder: Path, rows: int, name: str) -> Path:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, 8))
+    y = np.sin(X[:, :1]) + X[:, 1:2] * X[:, 2:3]
+    path = folder / name
+    np.savez(path, X=X, y=y)
+    return path
+
+
+def sweep_of(data: Path, trials: int, epochs: int, net: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": net, "data": str(data), "validation_split": 0.2, "epochs": epochs,
+            "batch_size": 32, "grid": {"seed": list(range(trials))}}
+
+
+def calibrate(data: Path, seconds: float) -> int:
+    """Epochs that make one trial last about ``seconds`` in this process."""
+    probe = 5
+    start = time.perf_counter()
+    npframe.sweep(sweep_of(data, 1, probe, TRIAL_NET))
+    per_epoch = (time.perf_counter() - start) / probe
+    return max(1, round(seconds / per_epoch))
+
+
+Executor = Callable[[], contextlib.AbstractContextManager[Any]]
+
+CONFIGS: dict[str, Executor] = {
+    "serial (this process)": lambda: contextlib.nullcontext(None),
+    "process pool, 1 worker": lambda: process_pool(1),
+    "process pool, 2 workers": lambda: process_pool(2),
+    "Dask LocalCluster, 1 worker": lambda: dask_local(1),
+    "Dask LocalCluster, 2 workers": lambda: dask_local(2),
+}
+
+
+def run_config(start: Executor, sweep: dict[str, Any], out: Path | None) -> tuple[float, float]:
+    """(start-up seconds, sweep seconds) for one executor, started fresh."""
+    t0 = time.perf_counter()
+    with start() as executor:
+        t1 = time.perf_counter()
+        if out is not None:
+            for suffix in (".csv", ".json", ".best.npz"):
+                out.with_suffix(suffix).unlink(missing_ok=True)
+        result = npframe.sweep(sweep, executor, out=out)
+        t2 = time.perf_counter()
+    assert all(row["status"] == "ok" for row in result.rows), result.rows
+    return t1 - t0, t2 - t1
+
+
+def interleaved(sweep: dict[str, Any], reps: int, out: Path | None,
+                configs: dict[str, Executor]) -> dict[str, dict[str, list[float]]]:
+    times: dict[str, dict[str, list[float]]] = {
+        name: {"startup": [], "run": []} for name in configs}
+    names = list(configs)
+    for rep in range(reps):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            startup, run = run_config(configs[name], sweep, out)
+            times[name]["startup"].append(startup)
+            times[name]["run"].append(run)
+            print(f"  rep {rep + 1}/{reps}  {name:<30} start {startup:6.2f} s  "
+                  f"sweep {run:6.2f} s", file=sys.stderr, flush=True)
+    return times
+
+
+def throughput_table(times: dict[str, dict[str, list[float]]],
+                     trials: int) -> list[dict[str, Any]]:
+    """Medians; the overhead is a 1-worker executor's time per trial beyond serial's."""
+    reference = times["serial (this process)"]["run"]
+    serial_per_trial = statistics.median(reference) / trials
+    rows = []
+    for name, t in times.items():
+        speedups = [ref / run for ref, run in zip(reference, t["run"], strict=True)]
+        run = statistics.median(t["run"])
+        rows.append({
+            "executor": name,
+            "startup_s": statistics.median(t["startup"]),
+            "sweep_s": run,
+            "trials_per_s": trials / run,
+            "speedup": statistics.median(speedups),
+            "overhead_per_trial_ms": 1000 * (run / trials - serial_per_trial)
+            if name.endswith("1 worker") else None,
+        })
+    return rows
+
+
+# -- the driver's own cost per finished trial ---------------------------------------------
+def driver_cost(folder: Path, sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Seconds to record one more trial (rewrite both files) in a table of n rows."""
+    out = []
+    for n in sizes:
+        table = ResultsTable.new(param_paths=["optimizer.learning_rate", "layers[0].units"],
+                                 rank="val_loss", greater_is_better=False,
+                                 log_keys=["loss", "val_loss"], spread=False,
+                                 settings={"spec": TRIAL_NET})
+        table.paths = ResultPaths.from_out(folder / f"driver{n}.csv")
+        for i in range(n):
+            table.add(TrialOutcome(index=i, status="ok", logs={"loss": 0.1 / (i + 1),
+                                                               "val_loss": 0.2 / (i + 1)},
+                                   epochs=50, seconds=1.0),
+                      {"optimizer.learning_rate": 10 ** -(i % 5), "layers[0].units": 8 + i})
+        laps = []
+        for _ in range(5):
+            start = time.perf_counter()
+            table.save()
+            laps.append(time.perf_counter() - start)
+        out.append({"rows": n, "save_ms": 1000 * statistics.median(laps)})
+    return out
+
+
+# -- data-parallel arithmetic -------------------------------------------------------------
+NETS = {
+    "tutorial 2-4-4-3 (full batch 7000, float64)": ([2, 4, 4, 3], 7000, "float64"),
+    "784-256-256-10 (batch 128, float32)": ([784, 256, 256, 10], 128, "float32"),
+    "1024-4096-4096-1024 (batch 512, float32)": ([1024, 4096, 4096, 1024], 512, "float32"),
+}
+
+
+def step_seconds(sizes: list[int], batch: int, dtype: str, steps: int) -> tuple[float, int]:
+    """Median seconds of one full training step on one batch; the parameter count."""
+    spec = {"input": sizes[0], "seed": 0, "dtype": dtype,
+            "layers": [{"units": u, "activation": "relu"} for u in sizes[1:-1]]
+            + [{"units": sizes[-1], "activation": "linear"}]}
+    net = npframe.Network.from_spec(spec)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(batch, sizes[0])).astype(dtype)
+    y = rng.normal(size=(batch, sizes[-1])).astype(dtype)
+    net.fit(X, y, epochs=1, shuffle=False)  # warm-up: buffers, caches
+    laps = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        net.fit(X, y, epochs=1, shuffle=False)
+        laps.append(time.perf_counter() - start)
+    n_params = sum(w.size for w in net.get_weights())
+    return statistics.median(laps), n_params
+
+
+def allreduce_seconds(nbytes: int, workers: int, gbit: float, latency: float) -> float:
+    """A ring all-reduce: each worker sends and receives 2 (N-1)/N of the gradient bytes,
+    in 2 (N-1) rounds that each pay the network latency."""
+    volume = 2 * (workers - 1) / workers * nbytes
+    return volume * 8 / (gbit * 1e9) + 2 * (workers - 1) * latency
+
+
+def data_parallel(steps: int, quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for name, (sizes, batch, dtype) in NETS.items():
+        if quick and sizes[1] > 1000:
+            continue
+        seconds, n_params = step_seconds(sizes, batch, dtype, steps if sizes[1] < 1000 else 3)
+        nbytes = n_params * np.dtype(dtype).itemsize
+        row = {"net": name, "parameters": n_params, "gradient_MB": nbytes / 1e6,
+               "step_ms": 1000 * seconds}
+        for gbit in (1, 10):
+            comm = allreduce_seconds(nbytes, 8, gbit, latency=50e-6)
+            row[f"allreduce_8_at_{gbit}G_ms"] = 1000 * comm
+            # 8 machines, each a 1/8 batch: best case, compute scales perfectly
+            row[f"speedup_8_at_{gbit}G"] = seconds / (seconds / 8 + comm)
+        rows.append(row)
+        print(f"  {name}: step {1000 * seconds:.3f} ms, {nbytes / 1e6:.3f} MB of gradients",
+              file=sys.stderr, flush=True)
+    return rows
+
+
+# -- main -----------------------------------------------------------------------------------
+def markdown(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    lines = ["| " + " | ".join(title for _, title, _ in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        cells = []
+        for key, _, fmt in columns:
+            value = row.get(key)
+            cells.append("-" if value is None else format(value, fmt))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=8, help="trials per throughput sweep")
+    parser.add_argument("--trial-seconds", type=float, default=1.0)
+    parser.add_argument("--out", type=Path,
+                        default=Path(tempfile.gettempdir()) / "npframe-sweep-bench")
+    args = parser.parse_args()
+    if args.quick:
+        args.reps, args.trials, args.trial_seconds = 1, 4, 0.3
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "numpy": np.__version__, "npframe": npframe.__version__,
+                    "load_average": os.getloadavg()},
+        "settings": vars(args) | {"out": str(args.out)},
+    }
+    with tempfile.TemporaryDirectory(prefix="npframe-sweep-bench-") as scratch:
+        folder = Path(scratch)
+        data = write_data(folder, 2000, "data.npz")
+        epochs = calibrate(data, args.trial_seconds)
+        serial_trial = []
+        for _ in range(3):
+            start = time.perf_counter()
+            npframe.sweep(sweep_of(data, 1, epochs, TRIAL_NET))
+            serial_trial.append(time.perf_counter() - start)
+        trial_seconds = statistics.median(serial_trial)
+        print(f"throughput: {args.trials} trials of {epochs} epochs "
+              f"(~{trial_seconds:.2f} s each)", file=sys.stderr)
+        times = interleaved(sweep_of(data, args.trials, epochs, TRIAL_NET), args.reps,
+                            folder / "results.csv", CONFIGS)
+        report["throughput"] = {"epochs": epochs, "trial_seconds": trial_seconds,
+                                "trials": args.trials,
+                                "rows": throughput_table(times, args.trials)}
+
+        tiny_data = write_data(folder, 64, "tiny.npz")
+        tiny_net = {**TRIAL_NET, "layers": [{"units": 8, "activation": "relu"},
+                                            {"units": 1, "activation": "linear"}]}
+        tiny = sweep_of(tiny_data, 40 if args.quick else 100, 1, tiny_net)
+        print("overhead: tiny trials", file=sys.stderr)
+        n_tiny = len(tiny["grid"]["seed"])
+        tiny_times = interleaved(tiny, args.reps, folder / "tiny.csv", CONFIGS)
+        report["overhead"] = {"trials": n_tiny,
+                              "rows": throughput_table(tiny_times, n_tiny)}
+        report["driver"] = driver_cost(folder, (10, 100, 1000) if args.quick
+                                       else (10, 100, 1000, 10000))
+    print("data-parallel steps", file=sys.stderr)
+    report["data_parallel"] = data_parallel(5, args.quick)
+
+    path = args.out / "results.json"
+    path.write_text(json.dumps(report, indent=1))
+    t = report["throughput"]
+    print(f"\n## Throughput: {t['trials']} trials of ~{t['trial_seconds']:.2f} s "
+          f"({t['epochs']} epochs)\n")
+    print(markdown(t["rows"], [("executor", "executor", "s"), ("startup_s", "start-up (s)", ".2f"),
+                               ("sweep_s", "sweep (s)", ".2f"),
+                               ("trials_per_s", "trials/s", ".2f"),
+                               ("speedup", "vs serial", ".2f")]))
+    o = report["overhead"]
+    print(f"\n## Per-trial overhead: {o['trials']} tiny trials\n")
+    print(markdown(o["rows"], [("executor", "executor", "s"), ("sweep_s", "sweep (s)", ".2f"),
+                               ("trials_per_s", "trials/s", ".1f"),
+                               ("overhead_per_trial_ms", "ms per trial (1 worker)", ".1f")]))
+    print("\n## Driver: recording one trial (both files rewritten)\n")
+    print(markdown(report["driver"], [("rows", "rows in the table", "d"),
+                                      ("save_ms", "ms per trial", ".2f")]))
+    print("\n## Data-parallel: one step vs a ring all-reduce over 8 machines\n")
+    print(markdown(report["data_parallel"], [
+        ("net", "network", "s"), ("parameters", "parameters", ",d"),
+        ("gradient_MB", "gradients (MB)", ".3f"), ("step_ms", "step (ms)", ".3f"),
+        ("allreduce_8_at_1G_ms", "all-reduce 1 Gbit/s (ms)", ".3f"),
+        ("allreduce_8_at_10G_ms", "all-reduce 10 Gbit/s (ms)", ".3f"),
+        ("speedup_8_at_1G", "8 machines, 1 Gbit/s", ".2f"),
+        ("speedup_8_at_10G", "8 machines, 10 Gbit/s", ".2f")]))
+    print(f"\n(results: {path}; load average at start {report['machine']['load_average']})")
+
+
+if __name__ == "__main__":
+    main()
