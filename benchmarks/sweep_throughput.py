@@ -4,18 +4,22 @@
 Three measurements, the numbers behind ``docs/scaling.md``:
 
 1. **Throughput.** A grid of identical trials (only the seed differs) lasting about
-   ``--trial-seconds`` each, run serially in this process, on a process pool of 1
-   and 2 workers (``npframe.sweeps.process_pool``: BLAS on one thread per worker),
-   and on a Dask LocalCluster of 1 and 2 single-threaded workers. Executors start
-   before the clock does (their start-up is timed on its own), the configurations
-   run interleaved (A B C ... then ... C B A), and the table gives medians and the
-   median of per-repetition speed-ups over the serial run of the same repetition.
+   ``--trial-seconds`` each on one BLAS thread, run serially in this process (BLAS
+   with its default threads), on a process pool of 1 and 2 workers
+   (``npframe.sweeps.process_pool``: BLAS on one thread per worker), and on a Dask
+   LocalCluster of 1 and 2 single-threaded workers. Two "bare" rows run the same
+   training with no sweep around it (``fit`` in 1 or 2 pinned processes): their ratio
+   is what this machine can give two processes at the moment, the ceiling for any
+   executor. Executors start before the clock does (their start-up is timed on its
+   own), the configurations run interleaved (A B C ... then ... C B A), and the table
+   gives medians and the median of per-repetition speed-ups within a repetition.
 2. **Per-trial overhead.** The same with tiny trials (one epoch on 64 rows), where
    nearly all of a trial's wall time is the executor's; plus what the driver spends
    per finished trial rewriting the results files, for tables of growing size.
 3. **Data-parallel steps.** For the tutorial's 2-4-4-3 net, 784-256-256-10 and
-   1024-4096-4096-1024: one training step's time on this machine (all its cores)
-   against the time a ring all-reduce of the gradients takes at 1 and 10 Gbit/s.
+   1024-4096-4096-1024: one training step's time on one core (a worker with BLAS on
+   one thread; a shared machine's second core is not reliably free) against the time
+   a ring all-reduce of the gradients takes at 1 and 10 Gbit/s.
 
     python benchmarks/sweep_throughput.py --quick       # a smoke run, about a minute
     python benchmarks/sweep_throughput.py               # what docs/scaling.md reports
@@ -71,48 +75,69 @@ def sweep_of(data: Path, trials: int, epochs: int, net: dict[str, Any]) -> dict[
             "batch_size": 32, "grid": {"seed": list(range(trials))}}
 
 
+def bare_trial(sweep: dict[str, Any], seed: int) -> float:
+    """One trial's training with no sweep around it: ``from_spec`` and ``fit``."""
+    with np.load(sweep["data"]) as data:
+        X, y = data["X"], data["y"]
+    n_val = round(len(X) * sweep["validation_split"])
+    net = npframe.Network.from_spec({**sweep["spec"], "seed": seed})
+    history = net.fit(X[:-n_val], y[:-n_val], epochs=sweep["epochs"],
+                      batch_size=sweep["batch_size"], validation_data=(X[-n_val:], y[-n_val:]))
+    return history.val_loss[-1]
+
+
 def calibrate(data: Path, seconds: float) -> int:
-    """Epochs that make one trial last about ``seconds`` in this process."""
-    probe = 5
-    start = time.perf_counter()
-    npframe.sweep(sweep_of(data, 1, probe, TRIAL_NET))
-    per_epoch = (time.perf_counter() - start) / probe
+    """Epochs that make one trial last about ``seconds`` on one BLAS thread."""
+    probe = 10
+    with process_pool(1) as pool:
+        pool.submit(bare_trial, sweep_of(data, 1, 1, TRIAL_NET), 0).result()
+        start = time.perf_counter()
+        pool.submit(bare_trial, sweep_of(data, 1, probe, TRIAL_NET), 0).result()
+        per_epoch = (time.perf_counter() - start) / probe
     return max(1, round(seconds / per_epoch))
 
 
 Executor = Callable[[], contextlib.AbstractContextManager[Any]]
 
-CONFIGS: dict[str, Executor] = {
-    "serial (this process)": lambda: contextlib.nullcontext(None),
-    "process pool, 1 worker": lambda: process_pool(1),
+SERIAL = "serial, this process"
+POOL_1 = "process pool, 1 worker"
+BARE_1, BARE_2 = "bare fit, 1 process", "bare fit, 2 processes"
+
+SWEEPS: dict[str, Executor] = {
+    SERIAL: lambda: contextlib.nullcontext(None),
+    POOL_1: lambda: process_pool(1),
     "process pool, 2 workers": lambda: process_pool(2),
     "Dask LocalCluster, 1 worker": lambda: dask_local(1),
     "Dask LocalCluster, 2 workers": lambda: dask_local(2),
 }
+BARE: dict[str, Executor] = {BARE_1: lambda: process_pool(1), BARE_2: lambda: process_pool(2)}
 
 
-def run_config(start: Executor, sweep: dict[str, Any], out: Path | None) -> tuple[float, float]:
-    """(start-up seconds, sweep seconds) for one executor, started fresh."""
+def run_config(name: str, sweep: dict[str, Any], out: Path | None) -> tuple[float, float]:
+    """(start-up seconds, run seconds) for one configuration, its executor started fresh."""
     t0 = time.perf_counter()
-    with start() as executor:
+    with (BARE | SWEEPS)[name]() as executor:
         t1 = time.perf_counter()
-        if out is not None:
-            for suffix in (".csv", ".json", ".best.npz"):
-                out.with_suffix(suffix).unlink(missing_ok=True)
-        result = npframe.sweep(sweep, executor, out=out)
+        if name in BARE:
+            seeds = sweep["grid"]["seed"]
+            list(executor.map(bare_trial, [sweep] * len(seeds), seeds))
+        else:
+            if out is not None:
+                for suffix in (".csv", ".json", ".best.npz"):
+                    out.with_suffix(suffix).unlink(missing_ok=True)
+            result = npframe.sweep(sweep, executor, out=out)
+            assert all(row["status"] == "ok" for row in result.rows), result.rows
         t2 = time.perf_counter()
-    assert all(row["status"] == "ok" for row in result.rows), result.rows
     return t1 - t0, t2 - t1
 
 
 def interleaved(sweep: dict[str, Any], reps: int, out: Path | None,
-                configs: dict[str, Executor]) -> dict[str, dict[str, list[float]]]:
+                names: list[str]) -> dict[str, dict[str, list[float]]]:
     times: dict[str, dict[str, list[float]]] = {
-        name: {"startup": [], "run": []} for name in configs}
-    names = list(configs)
+        name: {"startup": [], "run": []} for name in names}
     for rep in range(reps):
         for name in names if rep % 2 == 0 else names[::-1]:
-            startup, run = run_config(configs[name], sweep, out)
+            startup, run = run_config(name, sweep, out)
             times[name]["startup"].append(startup)
             times[name]["run"].append(run)
             print(f"  rep {rep + 1}/{reps}  {name:<30} start {startup:6.2f} s  "
@@ -120,23 +145,28 @@ def interleaved(sweep: dict[str, Any], reps: int, out: Path | None,
     return times
 
 
+def _speedup(times: dict[str, dict[str, list[float]]], name: str, reference: str) -> float:
+    pairs = zip(times[reference]["run"], times[name]["run"], strict=True)
+    return statistics.median(ref / run for ref, run in pairs)
+
+
 def throughput_table(times: dict[str, dict[str, list[float]]],
                      trials: int) -> list[dict[str, Any]]:
-    """Medians; the overhead is a 1-worker executor's time per trial beyond serial's."""
-    reference = times["serial (this process)"]["run"]
-    serial_per_trial = statistics.median(reference) / trials
+    """Medians. Speed-ups against the serial run and against one pinned worker; the
+    overhead is a 1-worker executor's time per trial beyond the bare fit's."""
+    bare_per_trial = statistics.median(times[BARE_1]["run"]) / trials
     rows = []
     for name, t in times.items():
-        speedups = [ref / run for ref, run in zip(reference, t["run"], strict=True)]
         run = statistics.median(t["run"])
         rows.append({
             "executor": name,
             "startup_s": statistics.median(t["startup"]),
             "sweep_s": run,
             "trials_per_s": trials / run,
-            "speedup": statistics.median(speedups),
-            "overhead_per_trial_ms": 1000 * (run / trials - serial_per_trial)
-            if name.endswith("1 worker") else None,
+            "vs_serial": _speedup(times, name, SERIAL),
+            "vs_one_worker": _speedup(times, name, POOL_1 if name in SWEEPS else BARE_1),
+            "overhead_per_trial_ms": 1000 * (run / trials - bare_per_trial)
+            if name.endswith(("1 worker", "this process")) else None,
         })
     return rows
 
@@ -174,7 +204,10 @@ NETS = {
 
 
 def step_seconds(sizes: list[int], batch: int, dtype: str, steps: int) -> tuple[float, int]:
-    """Median seconds of one full training step on one batch; the parameter count."""
+    """Median seconds of one training step on one batch; the parameter count.
+
+    One step is one ``fit`` epoch over exactly one (full) batch.
+    """
     spec = {"input": sizes[0], "seed": 0, "dtype": dtype,
             "layers": [{"units": u, "activation": "relu"} for u in sizes[1:-1]]
             + [{"units": sizes[-1], "activation": "linear"}]}
@@ -192,6 +225,10 @@ def step_seconds(sizes: list[int], batch: int, dtype: str, steps: int) -> tuple[
     return statistics.median(laps), n_params
 
 
+#: One network message's latency, assumed (Ethernet within a rack).
+LATENCY = 50e-6
+
+
 def allreduce_seconds(nbytes: int, workers: int, gbit: float, latency: float) -> float:
     """A ring all-reduce: each worker sends and receives 2 (N-1)/N of the gradient bytes,
     in 2 (N-1) rounds that each pay the network latency."""
@@ -201,22 +238,27 @@ def allreduce_seconds(nbytes: int, workers: int, gbit: float, latency: float) ->
 
 def data_parallel(steps: int, quick: bool) -> list[dict[str, Any]]:
     rows = []
-    for name, (sizes, batch, dtype) in NETS.items():
-        if quick and sizes[1] > 1000:
-            continue
-        seconds, n_params = step_seconds(sizes, batch, dtype, steps if sizes[1] < 1000 else 3)
-        nbytes = n_params * np.dtype(dtype).itemsize
-        row = {"net": name, "parameters": n_params, "gradient_MB": nbytes / 1e6,
-               "step_ms": 1000 * seconds}
-        for gbit in (1, 10):
-            comm = allreduce_seconds(nbytes, 8, gbit, latency=50e-6)
-            row[f"allreduce_8_at_{gbit}G_ms"] = 1000 * comm
-            # 8 machines, each a 1/8 batch: best case, compute scales perfectly
-            row[f"speedup_8_at_{gbit}G"] = seconds / (seconds / 8 + comm)
-        rows.append(row)
-        print(f"  {name}: step {1000 * seconds:.3f} ms, {nbytes / 1e6:.3f} MB of gradients",
-              file=sys.stderr, flush=True)
+    with process_pool(1) as pool:  # one core, BLAS on one thread
+        for name, (sizes, batch, dtype) in NETS.items():
+            if quick and sizes[1] > 1000:
+                continue
+            n_steps = steps if sizes[1] < 1000 else 2
+            seconds, n_params = pool.submit(step_seconds, sizes, batch, dtype, n_steps).result()
+            rows.append(_data_parallel_row(name, seconds, n_params, dtype))
+            print(f"  {name}: step {1000 * seconds:.3f} ms", file=sys.stderr, flush=True)
     return rows
+
+
+def _data_parallel_row(name: str, seconds: float, n_params: int, dtype: str) -> dict[str, Any]:
+    nbytes = n_params * np.dtype(dtype).itemsize
+    row = {"net": name, "parameters": n_params, "gradient_MB": nbytes / 1e6,
+           "step_ms": 1000 * seconds}
+    for gbit in (1, 10):
+        comm = allreduce_seconds(nbytes, 8, gbit, latency=LATENCY)
+        row[f"allreduce_8_at_{gbit}G_ms"] = 1000 * comm
+        # 8 machines, each 1/8 of the batch: the best case, compute scales perfectly
+        row[f"speedup_8_at_{gbit}G"] = seconds / (seconds / 8 + comm)
+    return row
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -254,16 +296,11 @@ def main() -> None:
         folder = Path(scratch)
         data = write_data(folder, 2000, "data.npz")
         epochs = calibrate(data, args.trial_seconds)
-        serial_trial = []
-        for _ in range(3):
-            start = time.perf_counter()
-            npframe.sweep(sweep_of(data, 1, epochs, TRIAL_NET))
-            serial_trial.append(time.perf_counter() - start)
-        trial_seconds = statistics.median(serial_trial)
-        print(f"throughput: {args.trials} trials of {epochs} epochs "
-              f"(~{trial_seconds:.2f} s each)", file=sys.stderr)
+        print(f"throughput: {args.trials} trials of {epochs} epochs", file=sys.stderr)
+        names = [*SWEEPS, *BARE]
         times = interleaved(sweep_of(data, args.trials, epochs, TRIAL_NET), args.reps,
-                            folder / "results.csv", CONFIGS)
+                            folder / "results.csv", names)
+        trial_seconds = statistics.median(times[BARE_1]["run"]) / args.trials
         report["throughput"] = {"epochs": epochs, "trial_seconds": trial_seconds,
                                 "trials": args.trials,
                                 "rows": throughput_table(times, args.trials)}
@@ -274,7 +311,7 @@ def main() -> None:
         tiny = sweep_of(tiny_data, 40 if args.quick else 100, 1, tiny_net)
         print("overhead: tiny trials", file=sys.stderr)
         n_tiny = len(tiny["grid"]["seed"])
-        tiny_times = interleaved(tiny, args.reps, folder / "tiny.csv", CONFIGS)
+        tiny_times = interleaved(tiny, args.reps, folder / "tiny.csv", names)
         report["overhead"] = {"trials": n_tiny,
                               "rows": throughput_table(tiny_times, n_tiny)}
         report["driver"] = driver_cost(folder, (10, 100, 1000) if args.quick
@@ -285,21 +322,23 @@ def main() -> None:
     path = args.out / "results.json"
     path.write_text(json.dumps(report, indent=1))
     t = report["throughput"]
-    print(f"\n## Throughput: {t['trials']} trials of ~{t['trial_seconds']:.2f} s "
-          f"({t['epochs']} epochs)\n")
+    print(f"\n## Throughput: {t['trials']} trials of ~{t['trial_seconds']:.2f} s on one "
+          f"BLAS thread ({t['epochs']} epochs)\n")
     print(markdown(t["rows"], [("executor", "executor", "s"), ("startup_s", "start-up (s)", ".2f"),
-                               ("sweep_s", "sweep (s)", ".2f"),
+                               ("sweep_s", "run (s)", ".2f"),
                                ("trials_per_s", "trials/s", ".2f"),
-                               ("speedup", "vs serial", ".2f")]))
+                               ("vs_serial", "vs serial", ".2f"),
+                               ("vs_one_worker", "vs 1 worker", ".2f")]))
     o = report["overhead"]
     print(f"\n## Per-trial overhead: {o['trials']} tiny trials\n")
-    print(markdown(o["rows"], [("executor", "executor", "s"), ("sweep_s", "sweep (s)", ".2f"),
+    print(markdown(o["rows"], [("executor", "executor", "s"), ("sweep_s", "run (s)", ".2f"),
                                ("trials_per_s", "trials/s", ".1f"),
-                               ("overhead_per_trial_ms", "ms per trial (1 worker)", ".1f")]))
+                               ("vs_one_worker", "vs 1 worker", ".2f"),
+                               ("overhead_per_trial_ms", "ms per trial over bare fit", ".1f")]))
     print("\n## Driver: recording one trial (both files rewritten)\n")
     print(markdown(report["driver"], [("rows", "rows in the table", "d"),
                                       ("save_ms", "ms per trial", ".2f")]))
-    print("\n## Data-parallel: one step vs a ring all-reduce over 8 machines\n")
+    print("\n## Data-parallel: one step on one core vs a ring all-reduce over 8 machines\n")
     print(markdown(report["data_parallel"], [
         ("net", "network", "s"), ("parameters", "parameters", ",d"),
         ("gradient_MB", "gradients (MB)", ".3f"), ("step_ms", "step (ms)", ".3f"),

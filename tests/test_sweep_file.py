@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from npframe.sweeps import load_sweep
 from npframe.sweeps.space import Grid, RandomSearch, parse_distribution
 from npframe.sweeps.specpath import PathError, parse_path, set_value
 from npframe.sweeps.trial import fold_slices, trial_spec
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NET = """\
 input = 2
@@ -236,7 +239,7 @@ def test_a_bad_setting_is_named_with_the_file_and_the_key(folder, case):
         load_sweep(path)
 
 
-@pytest.mark.parametrize(("body", "message"), [
+MISSING_OR_CONTRADICTORY = [
     ('data = "data.csv"\ntargets = "t"\nvalidation_split = 0.25\n[grid]\nseed = [1]\n',
      r"spec: required: the base network spec"),
     ('spec = "nope.toml"\ndata = "data.csv"\n[grid]\nseed = [1]\n',
@@ -253,7 +256,10 @@ def test_a_bad_setting_is_named_with_the_file_and_the_key(folder, case):
      r"folds: 41 folds of 40 samples leaves a fold empty"),
     ('spec = "net.toml"\ndata = "data.csv"\ntargets = "t"\nvalidation_split = 0.01\n'
      '[grid]\nseed = [1]\n', r"validation_split: validation_split = 0\.01 of 40 samples leaves"),
-])
+]
+
+
+@pytest.mark.parametrize(("body", "message"), MISSING_OR_CONTRADICTORY)
 def test_missing_or_contradictory_settings_are_named(folder, body, message):
     path = write(folder, body)
     with pytest.raises(SpecError, match="^" + re.escape(str(path)) + ": " + message):
@@ -266,6 +272,28 @@ def test_a_mistake_in_the_base_spec_names_the_spec_file(folder):
     with pytest.raises(SpecError, match="^" + re.escape(f"{path}: spec: net.toml: layers[0]."
                                                         "activation: unknown activation 'rleu'")):
         load_sweep(path)
+
+
+def test_the_messages_in_the_docs_are_the_real_ones(folder):
+    """docs/sweeps.md's table of mistakes quotes messages these tests produce."""
+    bodies = [GOOD_HEAD + body for body, _ in BAD_FILES.values()]
+    bodies += [GOOD_HEAD + line + "[grid]\nseed = [1, 2]\n" for line, _ in BAD_SETTINGS.values()]
+    bodies += [body for body, _ in MISSING_OR_CONTRADICTORY]
+    actual = []
+    for spec in (NET, NET.replace('activation = "relu"', 'activation = "rleu"')):
+        (folder / "net.toml").write_text(spec)
+        for body in bodies:
+            path = write(folder, body)
+            with pytest.raises(SpecError) as caught:
+                load_sweep(path)
+            actual.append(str(caught.value).replace(str(path), "sweep.toml"))
+    text = (ROOT / "docs" / "sweeps.md").read_text()
+    section = text.split("## Mistakes in a sweep file")[1].split("\n## ")[0]
+    quoted = re.findall(r"^\| [^|`]+ \| `(.+)` \|$", section, flags=re.MULTILINE)
+    assert len(quoted) >= 12
+    for message in quoted:
+        prefix = message.removesuffix(" ...")
+        assert any(real.startswith(prefix) for real in actual), f"not a real message: {message}"
 
 
 def test_a_key_that_only_exists_for_some_values_of_its_parent_is_accepted(folder):
