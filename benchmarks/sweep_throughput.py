@@ -145,9 +145,22 @@ def interleaved(sweep: dict[str, Any], reps: int, out: Path | None,
     return times
 
 
-def _speedup(times: dict[str, dict[str, list[float]]], name: str, reference: str) -> float:
+def _speedups(times: dict[str, dict[str, list[float]]], name: str,
+              reference: str) -> list[float]:
     pairs = zip(times[reference]["run"], times[name]["run"], strict=True)
-    return statistics.median(ref / run for ref, run in pairs)
+    return sorted(ref / run for ref, run in pairs)
+
+
+def _speedup(times: dict[str, dict[str, list[float]]], name: str, reference: str) -> float:
+    return statistics.median(_speedups(times, name, reference))
+
+
+def _spread(values: list[float]) -> str:
+    """The middle half of the repetitions: ``"1.52-1.91"`` (all of them when few)."""
+    if len(values) < 4:
+        return f"{values[0]:.2f}-{values[-1]:.2f}"
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.2f}-{q3:.2f}"
 
 
 def throughput_table(times: dict[str, dict[str, list[float]]],
@@ -165,6 +178,8 @@ def throughput_table(times: dict[str, dict[str, list[float]]],
             "trials_per_s": trials / run,
             "vs_serial": _speedup(times, name, SERIAL),
             "vs_one_worker": _speedup(times, name, POOL_1 if name in SWEEPS else BARE_1),
+            "vs_one_worker_spread": _spread(
+                _speedups(times, name, POOL_1 if name in SWEEPS else BARE_1)),
             "overhead_per_trial_ms": 1000 * (run / trials - bare_per_trial)
             if name.endswith(("1 worker", "this process")) else None,
         })
@@ -328,7 +343,8 @@ def main() -> None:
                                ("sweep_s", "run (s)", ".2f"),
                                ("trials_per_s", "trials/s", ".2f"),
                                ("vs_serial", "vs serial", ".2f"),
-                               ("vs_one_worker", "vs 1 worker", ".2f")]))
+                               ("vs_one_worker", "vs 1 worker", ".2f"),
+                               ("vs_one_worker_spread", "(middle half)", "s")]))
     o = report["overhead"]
     print(f"\n## Per-trial overhead: {o['trials']} tiny trials\n")
     print(markdown(o["rows"], [("executor", "executor", "s"), ("sweep_s", "run (s)", ".2f"),
