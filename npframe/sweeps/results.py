@@ -100,6 +100,7 @@ class ResultsTable:
     #: ``{"trial": i, "path": "results.best.npz"}``: whose model the best-model file holds.
     best_model: dict[str, Any] | None = None
     paths: ResultPaths | None = None
+    _best: dict[str, Any] | None = field(default=None, init=False)
 
     @classmethod
     def new(cls, *, param_paths: Sequence[str], rank: str, greater_is_better: bool,
@@ -150,7 +151,7 @@ class ResultsTable:
                            f"{sweep_name}'s trial {index} has {expected[path]!r}: the file is "
                            "from another sweep; choose another results file")
                     raise ResultsFileError(msg)
-            self.rows[index] = {column: row.get(column) for column in self.columns}
+            self._keep(index, {column: row.get(column) for column in self.columns})
         self.best_model = stored.get("best_model")
 
     @staticmethod
@@ -180,8 +181,23 @@ class ResultsTable:
         values.update(epochs=outcome.epochs, seconds=round(outcome.seconds, 4),
                       status=outcome.status, error=outcome.error)
         row = {column: values.get(column) for column in self.columns}
-        self.rows[outcome.index] = row
+        self._keep(outcome.index, row)
         return row
+
+    def _keep(self, index: int, row: dict[str, Any]) -> None:
+        self.rows[index] = row
+        if self._better(row, self._best):
+            self._best = row
+
+    def _better(self, row: dict[str, Any], than: dict[str, Any] | None) -> bool:
+        if row["status"] != "ok" or row[self.rank] is None:
+            return False
+        return than is None or self._order(row) < self._order(than)
+
+    def _order(self, row: dict[str, Any]) -> tuple[float, int]:
+        """Sorts best first; ties go to the earlier trial."""
+        sign = -1.0 if self.greater_is_better else 1.0
+        return sign * row[self.rank], row["trial"]
 
     def missing(self, n_trials: int) -> list[int]:
         return [i for i in range(n_trials) if i not in self.rows]
@@ -191,14 +207,12 @@ class ResultsTable:
 
     def ranked(self) -> list[dict[str, Any]]:
         """Finished trials, best first (ties: the earlier trial)."""
-        ok = [row for row in self.sorted_rows() if row["status"] == "ok"
-              and row[self.rank] is not None]
-        sign = -1.0 if self.greater_is_better else 1.0
-        return sorted(ok, key=lambda row: (sign * row[self.rank], row["trial"]))
+        ok = [row for row in self.rows.values() if self._better(row, None)]
+        return sorted(ok, key=self._order)
 
     def best(self) -> dict[str, Any] | None:
-        ranked = self.ranked()
-        return ranked[0] if ranked else None
+        """The best finished trial, kept up to date as rows arrive."""
+        return self._best
 
     # -- writing -----------------------------------------------------------------------
     def save(self) -> None:

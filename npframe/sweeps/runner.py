@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
@@ -58,7 +59,7 @@ class SweepResult:
     missing: list[int] = field(factory=list)
 
     def ranked(self) -> list[dict[str, Any]]:
-        """Finished trials, best first."""
+        """Finished trials, best first (ties: the earlier trial)."""
         sign = -1.0 if self.greater_is_better else 1.0
         ok = [r for r in self.rows if r["status"] == "ok" and r[self.rank] is not None]
         return sorted(ok, key=lambda row: (sign * row[self.rank], row["trial"]))
@@ -126,6 +127,7 @@ def sweep(
                              refit=plan.folds is not None)
                 lost = runner.run([task], keeper.record_model)
     finally:
+        keeper.flush()
         if bar is not None:
             bar.close()
     result = _result(plan, table, best_path, ran=len(tasks) - len(lost), resumed=resumed)
@@ -181,6 +183,12 @@ def _lost_message(plan: Sweep, table: ResultsTable, lost: list[tuple[TrialTask, 
             "to run the missing ones")
 
 
+#: The results files are rewritten after a trial unless the last rewrite took longer
+#: than 1 / SAVE_SHARE of the time since: writing stays under a fifth of the driver's
+#: time even for tables of many thousand rows, and is immediate for usual ones.
+SAVE_SHARE = 5.0
+
+
 class _Keeper:
     """Records outcomes as they arrive: the row, both files, the best model, progress."""
 
@@ -190,22 +198,39 @@ class _Keeper:
         self.params = params
         self.best_path = best_path
         self.bar = bar
+        self._next_save = 0.0
+        self._unsaved = False
 
     def record(self, outcome: TrialOutcome) -> None:
         row = self.table.add(outcome, self.params(outcome.index))
         if row is None:
             return  # a trial reported twice (an executor retried it): one row only
         best = self.table.best()
-        if best is row and outcome.model is not None:
+        improved = best is row and outcome.model is not None
+        if improved:
             self._save_model(outcome)
-        self.table.save()
+        self._save(force=improved)
         if self.bar is not None:
             self.bar.update(row, best)
 
     def record_model(self, outcome: TrialOutcome) -> None:
         if outcome.model is not None:
             self._save_model(outcome)
-            self.table.save()
+            self._save(force=True)
+
+    def flush(self) -> None:
+        """Write what a skipped rewrite left out (at the end, on Ctrl-C, on errors)."""
+        if self._unsaved:
+            self._save(force=True)
+
+    def _save(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_save:
+            self._unsaved = True
+            return
+        self.table.save()
+        self._unsaved = False
+        self._next_save = now + SAVE_SHARE * (time.monotonic() - now)
 
     def model_is_stale(self) -> bool:
         """Whether the best trial's model still needs making (cross-validation, or a
