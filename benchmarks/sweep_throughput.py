@@ -10,9 +10,10 @@ Three measurements, the numbers behind ``docs/scaling.md``:
    LocalCluster of 1 and 2 single-threaded workers. Two "bare" rows run the same
    training with no sweep around it (``fit`` in 1 or 2 pinned processes): their ratio
    is what this machine can give two processes at the moment, the ceiling for any
-   executor. Executors start before the clock does (their start-up is timed on its
-   own), the configurations run interleaved (A B C ... then ... C B A), and the table
-   gives medians and the median of per-repetition speed-ups within a repetition.
+   executor. Every executor is started once (its start-up timed on its own) and kept
+   for the whole measurement, the configurations run interleaved (A B C ... then
+   ... C B A), and the table gives medians and the median of per-repetition speed-ups
+   with the middle half of them: on a shared machine, other tenants come and go.
 2. **Per-trial overhead.** The same with tiny trials (one epoch on 64 rows), where
    nearly all of a trial's wall time is the executor's; plus what the driver spends
    per finished trial rewriting the results files, for tables of growing size.
@@ -114,35 +115,41 @@ SWEEPS: dict[str, Executor] = {
 BARE: dict[str, Executor] = {BARE_1: lambda: process_pool(1), BARE_2: lambda: process_pool(2)}
 
 
-def run_config(name: str, sweep: dict[str, Any], out: Path | None) -> tuple[float, float]:
-    """(start-up seconds, run seconds) for one configuration, its executor started fresh."""
-    t0 = time.perf_counter()
-    with (BARE | SWEEPS)[name]() as executor:
-        t1 = time.perf_counter()
-        if name in BARE:
-            seeds = sweep["grid"]["seed"]
-            list(executor.map(bare_trial, [sweep] * len(seeds), seeds))
-        else:
-            if out is not None:
-                for suffix in (".csv", ".json", ".best.npz"):
-                    out.with_suffix(suffix).unlink(missing_ok=True)
-            result = npframe.sweep(sweep, executor, out=out)
-            assert all(row["status"] == "ok" for row in result.rows), result.rows
-        t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+def run_once(name: str, executor: Any, sweep: dict[str, Any], out: Path | None) -> float:
+    """Seconds to run ``sweep`` (or, for the bare rows, its trainings) on ``executor``."""
+    start = time.perf_counter()
+    if name in BARE:
+        seeds = sweep["grid"]["seed"]
+        list(executor.map(bare_trial, [sweep] * len(seeds), seeds))
+    else:
+        if out is not None:
+            for suffix in (".csv", ".json", ".best.npz"):
+                out.with_suffix(suffix).unlink(missing_ok=True)
+        result = npframe.sweep(sweep, executor, out=out)
+        assert all(row["status"] == "ok" for row in result.rows), result.rows
+    return time.perf_counter() - start
 
 
 def interleaved(sweep: dict[str, Any], reps: int, out: Path | None,
                 names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Every executor started once (start-up timed), warmed up with one trial, then the
+    sweep run on each in turn, ``reps`` times, the order reversed every other time."""
     times: dict[str, dict[str, list[float]]] = {
         name: {"startup": [], "run": []} for name in names}
-    for rep in range(reps):
-        for name in names if rep % 2 == 0 else names[::-1]:
-            startup, run = run_config(name, sweep, out)
-            times[name]["startup"].append(startup)
-            times[name]["run"].append(run)
-            print(f"  rep {rep + 1}/{reps}  {name:<30} start {startup:6.2f} s  "
-                  f"sweep {run:6.2f} s", file=sys.stderr, flush=True)
+    warm_up = {**sweep, "grid": {"seed": [0]}}
+    with contextlib.ExitStack() as stack:
+        executors = {}
+        for name in names:
+            start = time.perf_counter()
+            executors[name] = stack.enter_context((BARE | SWEEPS)[name]())
+            times[name]["startup"].append(time.perf_counter() - start)
+            run_once(name, executors[name], warm_up, out)
+        for rep in range(reps):
+            for name in names if rep % 2 == 0 else names[::-1]:
+                run = run_once(name, executors[name], sweep, out)
+                times[name]["run"].append(run)
+                print(f"  rep {rep + 1}/{reps}  {name:<30} {run:6.2f} s", file=sys.stderr,
+                      flush=True)
     return times
 
 
@@ -303,8 +310,8 @@ def markdown(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=8, help="trials per throughput sweep")
+    parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--trials", type=int, default=4, help="trials per throughput sweep")
     parser.add_argument("--trial-seconds", type=float, default=1.0)
     parser.add_argument("--out", type=Path,
                         default=Path(tempfile.gettempdir()) / "npframe-sweep-bench")
@@ -337,7 +344,7 @@ def main() -> None:
         tiny = sweep_of(tiny_data, 40 if args.quick else 100, 1, tiny_net)
         print("overhead: tiny trials", file=sys.stderr)
         n_tiny = len(tiny["grid"]["seed"])
-        tiny_times = interleaved(tiny, args.reps, folder / "tiny.csv", names)
+        tiny_times = interleaved(tiny, min(args.reps, 5), folder / "tiny.csv", names)
         report["overhead"] = {"trials": n_tiny,
                               "rows": throughput_table(tiny_times, n_tiny)}
         report["driver"] = driver_cost(folder, (10, 100, 1000) if args.quick

@@ -338,17 +338,21 @@ def test_an_unreachable_scheduler_is_one_line(folder, tmp_path, capsys, monkeypa
         "npframe: error: --scheduler tcp://127.0.0.1:9: cannot connect:")
 
 
-def test_ctrl_c_saves_the_finished_trials_and_exits_130(folder, tmp_path):
+@pytest.mark.parametrize(("sig", "option"), [(signal.SIGINT, []),
+                                             (signal.SIGTERM, ["--workers", "2"])])
+def test_ctrl_c_saves_the_finished_trials_stops_the_workers_and_exits_130(folder, tmp_path,
+                                                                          sig, option):
     path = write(folder, GRID.replace("epochs = 15", "epochs = 300"), "slow.toml")
     out = tmp_path / "results.csv"
     process = subprocess.Popen([sys.executable, "-m", "npframe", "sweep", str(path), "--out",
-                                str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                                str(out), "-q", *option], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not out.with_suffix(".json").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
+        children = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(sig)
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
@@ -357,6 +361,8 @@ def test_ctrl_c_saves_the_finished_trials_and_exits_130(folder, tmp_path):
     assert 1 <= saved < 4
     assert (f"npframe: sweep interrupted: {saved} of 4 trials are saved in {out}; run the same "
             f"command again to run the other {4 - saved}") in err
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
     rerun = npframe.sweep(path, out=out)
     assert (rerun.ran, rerun.resumed) == (4 - saved, saved)
 

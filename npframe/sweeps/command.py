@@ -3,8 +3,8 @@
 ``add_parser(subparsers)`` adds the subcommand to ``npframe``'s parser; its handler
 follows the CLI's conventions: results on standard output, progress on standard
 error, exit 0 when every trial ran, 2 for bad input (one line), 130 on Ctrl-C after
-saving every finished trial, 1 (one line, no traceback) when trials were lost with
-their workers.
+saving every finished trial (SIGTERM too), 1 (one line, no traceback) when trials
+were lost with their workers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,8 +93,7 @@ def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
                            "(create it first)")
     plan = load_sweep(args.sweep)  # every mistake in it, before a cluster starts
     try:
-        where = _executor(args)
-        with where as executor:
+        with _terminate_as_interrupt(), _executor(args) as executor:
             result = sweep(plan, executor, workers=args.workers, out=results,
                            best_model=args.best_model,
                            progress=False if args.quiet else sys.stderr)
@@ -114,6 +116,24 @@ def _cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
         return EXIT_INCOMPLETE
     _summary(result, out)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """``kill PID`` (SIGTERM) stops a sweep as Ctrl-C does: finished trials saved,
+    workers and clusters stopped, rather than workers left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
