@@ -313,6 +313,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--trials", type=int, default=4, help="trials per throughput sweep")
     parser.add_argument("--trial-seconds", type=float, default=1.0)
+    parser.add_argument("--parts", default="throughput,overhead,driver,dp",
+                        help="which measurements, comma-separated (default: all four)")
     parser.add_argument("--out", type=Path,
                         default=Path(tempfile.gettempdir()) / "npframe-sweep-bench")
     args = parser.parse_args()
@@ -325,63 +327,75 @@ def main() -> None:
                     "load_average": os.getloadavg()},
         "settings": vars(args) | {"out": str(args.out)},
     }
+    parts = set(args.parts.split(","))
+    names = [*SWEEPS, *BARE]
     with tempfile.TemporaryDirectory(prefix="npframe-sweep-bench-") as scratch:
         folder = Path(scratch)
-        data = write_data(folder, 2000, "data.npz")
-        epochs = calibrate(data, args.trial_seconds)
-        print(f"throughput: {args.trials} trials of {epochs} epochs", file=sys.stderr)
-        names = [*SWEEPS, *BARE]
-        times = interleaved(sweep_of(data, args.trials, epochs, TRIAL_NET), args.reps,
-                            folder / "results.csv", names)
-        trial_seconds = statistics.median(times[BARE_1]["run"]) / args.trials
-        report["throughput"] = {"epochs": epochs, "trial_seconds": trial_seconds,
-                                "trials": args.trials,
-                                "rows": throughput_table(times, args.trials)}
-
-        tiny_data = write_data(folder, 64, "tiny.npz")
-        tiny_net = {**TRIAL_NET, "layers": [{"units": 8, "activation": "relu"},
-                                            {"units": 1, "activation": "linear"}]}
-        tiny = sweep_of(tiny_data, 40 if args.quick else 100, 1, tiny_net)
-        print("overhead: tiny trials", file=sys.stderr)
-        n_tiny = len(tiny["grid"]["seed"])
-        tiny_times = interleaved(tiny, min(args.reps, 5), folder / "tiny.csv", names)
-        report["overhead"] = {"trials": n_tiny,
-                              "rows": throughput_table(tiny_times, n_tiny)}
-        report["driver"] = driver_cost(folder, (10, 100, 1000) if args.quick
-                                       else (10, 100, 1000, 10000))
-    print("data-parallel steps", file=sys.stderr)
-    report["data_parallel"] = data_parallel(5, args.quick)
+        if "throughput" in parts:
+            data = write_data(folder, 2000, "data.npz")
+            epochs = calibrate(data, args.trial_seconds)
+            print(f"throughput: {args.trials} trials of {epochs} epochs", file=sys.stderr)
+            times = interleaved(sweep_of(data, args.trials, epochs, TRIAL_NET), args.reps,
+                                folder / "results.csv", names)
+            report["throughput"] = {
+                "epochs": epochs, "trials": args.trials,
+                "trial_seconds": statistics.median(times[BARE_1]["run"]) / args.trials,
+                "rows": throughput_table(times, args.trials)}
+        if "overhead" in parts:
+            tiny_data = write_data(folder, 64, "tiny.npz")
+            tiny_net = {**TRIAL_NET, "layers": [{"units": 8, "activation": "relu"},
+                                                {"units": 1, "activation": "linear"}]}
+            tiny = sweep_of(tiny_data, 40 if args.quick else 100, 1, tiny_net)
+            print("overhead: tiny trials", file=sys.stderr)
+            n_tiny = len(tiny["grid"]["seed"])
+            tiny_times = interleaved(tiny, min(args.reps, 5), folder / "tiny.csv", names)
+            report["overhead"] = {"trials": n_tiny,
+                                  "rows": throughput_table(tiny_times, n_tiny)}
+        if "driver" in parts:
+            report["driver"] = driver_cost(folder, (10, 100, 1000) if args.quick
+                                           else (10, 100, 1000, 10000))
+    if "dp" in parts:
+        print("data-parallel steps", file=sys.stderr)
+        report["data_parallel"] = data_parallel(5, args.quick)
+    report["machine"]["load_average_after"] = os.getloadavg()
 
     path = args.out / "results.json"
     path.write_text(json.dumps(report, indent=1))
-    t = report["throughput"]
-    print(f"\n## Throughput: {t['trials']} trials of ~{t['trial_seconds']:.2f} s on one "
-          f"BLAS thread ({t['epochs']} epochs)\n")
-    print(markdown(t["rows"], [("executor", "executor", "s"), ("startup_s", "start-up (s)", ".2f"),
-                               ("sweep_s", "run (s)", ".2f"),
-                               ("trials_per_s", "trials/s", ".2f"),
-                               ("vs_serial", "vs serial", ".2f"),
-                               ("vs_one_worker", "vs 1 worker", ".2f"),
-                               ("vs_one_worker_spread", "(middle half)", "s")]))
-    o = report["overhead"]
-    print(f"\n## Per-trial overhead: {o['trials']} tiny trials\n")
-    print(markdown(o["rows"], [("executor", "executor", "s"), ("sweep_s", "run (s)", ".2f"),
-                               ("trials_per_s", "trials/s", ".1f"),
-                               ("vs_one_worker", "vs 1 worker", ".2f"),
-                               ("overhead_per_trial_ms", "ms per trial over bare fit", ".1f")]))
-    print("\n## Driver: per finished trial, and one rewrite of the files\n")
-    print(markdown(report["driver"], [("rows", "trials (rows)", "d"),
-                                      ("record_ms", "ms per trial recorded", ".3f"),
-                                      ("save_ms", "ms per full rewrite", ".2f")]))
-    print("\n## Data-parallel: one step on one core vs a ring all-reduce over 8 machines\n")
-    print(markdown(report["data_parallel"], [
-        ("net", "network", "s"), ("parameters", "parameters", ",d"),
-        ("gradient_MB", "gradients (MB)", ".3f"), ("step_ms", "step (ms)", ".3f"),
-        ("allreduce_8_at_1G_ms", "all-reduce 1 Gbit/s (ms)", ".3f"),
-        ("allreduce_8_at_10G_ms", "all-reduce 10 Gbit/s (ms)", ".3f"),
-        ("speedup_8_at_1G", "8 machines, 1 Gbit/s", ".2f"),
-        ("speedup_8_at_10G", "8 machines, 10 Gbit/s", ".2f")]))
-    print(f"\n(results: {path}; load average at start {report['machine']['load_average']})")
+    if "throughput" in report:
+        t = report["throughput"]
+        print(f"\n## Throughput: {t['trials']} trials of ~{t['trial_seconds']:.2f} s on one "
+              f"BLAS thread ({t['epochs']} epochs)\n")
+        print(markdown(t["rows"], [("executor", "executor", "s"),
+                                   ("startup_s", "start-up (s)", ".2f"),
+                                   ("sweep_s", "run (s)", ".2f"),
+                                   ("trials_per_s", "trials/s", ".2f"),
+                                   ("vs_serial", "vs serial", ".2f"),
+                                   ("vs_one_worker", "vs 1 worker", ".2f"),
+                                   ("vs_one_worker_spread", "(middle half)", "s")]))
+    if "overhead" in report:
+        o = report["overhead"]
+        print(f"\n## Per-trial overhead: {o['trials']} tiny trials\n")
+        print(markdown(o["rows"], [
+            ("executor", "executor", "s"), ("sweep_s", "run (s)", ".2f"),
+            ("trials_per_s", "trials/s", ".1f"), ("vs_one_worker", "vs 1 worker", ".2f"),
+            ("overhead_per_trial_ms", "ms per trial over bare fit", ".1f")]))
+    if "driver" in report:
+        print("\n## Driver: per finished trial, and one rewrite of the files\n")
+        print(markdown(report["driver"], [("rows", "trials (rows)", "d"),
+                                          ("record_ms", "ms per trial recorded", ".3f"),
+                                          ("save_ms", "ms per full rewrite", ".2f")]))
+    if "data_parallel" in report:
+        print("\n## Data-parallel: one step on one core vs a ring all-reduce over 8 machines\n")
+        print(markdown(report["data_parallel"], [
+            ("net", "network", "s"), ("parameters", "parameters", ",d"),
+            ("gradient_MB", "gradients (MB)", ".3f"), ("step_ms", "step (ms)", ".3f"),
+            ("allreduce_8_at_1G_ms", "all-reduce 1 Gbit/s (ms)", ".3f"),
+            ("allreduce_8_at_10G_ms", "all-reduce 10 Gbit/s (ms)", ".3f"),
+            ("speedup_8_at_1G", "8 machines, 1 Gbit/s", ".2f"),
+            ("speedup_8_at_10G", "8 machines, 10 Gbit/s", ".2f")]))
+    machine = report["machine"]
+    print(f"\n(results: {path}; load average at start {machine['load_average']}, "
+          f"at the end {machine['load_average_after']})")
 
 
 if __name__ == "__main__":

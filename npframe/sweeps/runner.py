@@ -125,7 +125,7 @@ def sweep(
                           file=stream, flush=True)
                 task = _task(plan, best["trial"], callbacks, return_model=True,
                              refit=plan.folds is not None)
-                lost = runner.run([task], keeper.record_model)
+                runner.run([task], keeper.record_model)  # if lost: no model, rows all kept
     finally:
         keeper.flush()
         if bar is not None:
