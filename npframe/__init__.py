@@ -44,6 +44,7 @@ from npframe.interfaces import (
 )
 from npframe.network import Network, from_bytes, load
 from npframe.spec import NetworkSpec
+from npframe.sweeps import sweep
 from npframe.trainer import train
 
 __all__ = [
@@ -82,5 +83,6 @@ __all__ = [
     "hookimpl",
     "load",
     "registry",
+    "sweep",
     "train",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 from npframe import diagnostics
 from npframe._version import __version__
 from npframe.assembly import assemble
-from npframe.errors import NpframeError, PluginLoadError, PluginWarning, SpecError
+from npframe.errors import CLIError, NpframeError, PluginLoadError, PluginWarning, SpecError
 from npframe.kinds import KINDS
 from npframe.memory import format_bytes
 from npframe.plugins import STRICT_ENV_VAR, strict
@@ -35,15 +35,12 @@ from npframe.registry import default_registry
 from npframe.scaffold import add_parser as _add_new_plugin_parser
 from npframe.schema import spec_schema, write_schema
 from npframe.summary import describe_component, layer_table, table
+from npframe.sweeps import command as sweep_command
 
 __all__ = ["CLIError", "build_parser", "main"]
 
 PROG = "npframe"
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class CLIError(Exception):
-    """Bad input noticed by the command itself; its message is printed as one line."""
 
 
 # -- argument types ------------------------------------------------------------------------
@@ -193,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_strict_option(plugins)
     _add_new_plugin_parser(sub)
     _add_schema_parser(sub)
+    sweep_command.add_parser(sub)
     return parser
 
 
@@ -541,7 +539,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _is_bad_input(exc: BaseException) -> bool:
     """Errors about what the user gave us; everything else is a bug worth a traceback."""
-    if isinstance(exc, NpframeError | CLIError):
+    if isinstance(exc, NpframeError):
         return True
     return isinstance(exc, OSError) and exc.filename is not None
 

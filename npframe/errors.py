@@ -9,7 +9,10 @@ The hierarchy, httpx-style::
     │   └── PluginLoadError             a plugin failed and NPFRAME_STRICT_PLUGINS is set
     ├── ModelFileError (ValueError)     a model file cannot be read as a model
     ├── DataError (ValueError)          bad data; the message starts with file:line:col
-    └── DivergenceError (FloatingPointError)  the loss or the weights blew up during fit
+    ├── DivergenceError (FloatingPointError)  the loss or the weights blew up during fit
+    ├── ResultsFileError (ValueError)   a sweep's results file belongs to another sweep
+    ├── SweepIncompleteError (RuntimeError)  trials of a sweep were lost with their workers
+    └── CLIError                        bad command-line input a command noticed itself
 
     PluginWarning (UserWarning)         a plugin failed to load; the others still work
     ConvergenceWarning (UserWarning)    training ended no better than it started
@@ -21,6 +24,7 @@ catches ``ValueError`` for bad input keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "CLIError",
     "ConvergenceWarning",
     "DataError",
     "DivergenceError",
@@ -29,7 +33,9 @@ __all__ = [
     "PluginLoadError",
     "PluginWarning",
     "RegistryError",
+    "ResultsFileError",
     "SpecError",
+    "SweepIncompleteError",
     "UnknownComponentError",
 ]
 
@@ -84,6 +90,26 @@ class DivergenceError(NpframeError, FloatingPointError):
     leaves the network (weights, layer and optimizer state, random streams) at the last
     state whose loss was checked finite, so a smaller learning rate can continue from it.
     """
+
+
+class ResultsFileError(NpframeError, ValueError):
+    """A sweep's results file cannot be resumed: it is malformed or from another sweep."""
+
+
+class SweepIncompleteError(NpframeError, RuntimeError):
+    """Some trials of a sweep never finished because their workers were lost.
+
+    Every finished trial is saved; running the sweep again runs only the missing ones.
+    ``result`` is the ``SweepResult`` of what did finish.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        self.result = result
+        super().__init__(message)
+
+
+class CLIError(NpframeError):
+    """Bad command-line input that a command notices itself; printed as one line, exit 2."""
 
 
 class PluginWarning(UserWarning):
