@@ -56,6 +56,10 @@ from npframe.training import (
 
 __all__ = ["Network", "from_bytes", "load"]
 
+#: Epochs a run gets (in all) before ``fit`` judges it against the mean prediction: a
+#: few epochs, or a run continued in short pieces, is not expected to have fit yet.
+MIN_EPOCHS_FOR_WARNING = 10
+
 #: Largest epoch or step count a model file may claim (far beyond any real run, far
 #: from int64's overflow when training continues).
 _MAX_COUNT = 2**53
@@ -411,7 +415,7 @@ class Network:
                 if self.stop_training:
                     break
         hooks.call("on_train_end", {"epochs_trained": len(history.loss)})
-        self._check_convergence(history)
+        self._check_convergence(history, data)
         return history
 
     def _epoch_logs(self, loss: float, data: _TrainingData) -> dict[str, float]:
@@ -426,23 +430,66 @@ class Network:
                 logs[f"val_{name}"] = value
         return logs
 
-    def _check_convergence(self, history: History) -> None:
+    def _check_convergence(self, history: History, data: _TrainingData) -> None:
+        """Warn when the run learned nothing: the training loss ended no better than it
+        started, or (regression) no better than predicting every target's mean.
+
+        The second rule is the one docs/defaults.md measured: it fired on 59 of 135 bad
+        fits and on none of 1,151 good ones; the first alone never fired there.
+        """
         losses = history.loss
-        if len(losses) < 2 or losses[-1] < losses[0]:
+        if not losses:
             return
         rate = getattr(self.optimizer, "learning_rate", None)
+        rate_text = f"{rate:g}" if isinstance(rate, float | int) else None
+        if len(losses) >= 2 and losses[-1] >= losses[0]:
+            hints = []
+            if not self.spec.scales_inputs:
+                hints.append('standardize = true (or "inputs")')
+            if rate_text is not None:
+                hints.append(f"a smaller learning rate than {rate_text}"
+                             if losses[-1] > losses[0]
+                             else f"a larger learning rate than {rate_text} or more epochs")
+            msg = (
+                f"fit: the training loss ended no better than it started ({losses[0]:.4g} in "
+                f"the first epoch, {losses[-1]:.4g} in the last of {len(losses)}); try "
+                + " or ".join(hints or ["another optimizer"])
+            )
+            warnings.warn(ConvergenceWarning(msg), stacklevel=4)
+            return
+        if self.loss.classification or self.epoch < MIN_EPOCHS_FOR_WARNING:
+            return
+        final, constant = self._loss_against_constant(data)
+        if not constant > 0.0 or final < constant:
+            return
         hints = []
-        if not self.spec.scales_inputs:
-            hints.append('standardize = true (or "inputs")')
-        if isinstance(rate, float | int):
-            hints.append(f"a smaller learning rate than {rate:g}" if losses[-1] > losses[0]
-                         else f"a larger learning rate than {rate:g} or more epochs")
+        if not self.spec.scales_targets:
+            hints.append("standardize = true (targets far from 0 take Adam many steps)")
+        hints.append("more epochs")
+        if rate_text is not None:
+            hints.append(f"a larger learning rate than {rate_text}")
         msg = (
-            f"fit: the training loss ended no better than it started ({losses[0]:.4g} in the "
-            f"first epoch, {losses[-1]:.4g} in the last of {len(losses)}); try "
-            + " or ".join(hints or ["another optimizer"])
+            f"fit: after {len(losses)} epochs the training loss ({final:.4g}) is no better "
+            f"than predicting each target's mean ({constant:.4g}): the network has not "
+            f"learned from its inputs; try {', '.join(hints[:-1])} or {hints[-1]}"
         )
-        warnings.warn(ConvergenceWarning(msg), stacklevel=3)
+        warnings.warn(ConvergenceWarning(msg), stacklevel=4)
+
+    def _loss_against_constant(self, data: _TrainingData,
+                               chunk: int = 4096) -> tuple[float, float]:
+        """The training loss now (inference mode) and that of predicting the column means,
+        on the scale training uses; in chunks, so no full-size activations are kept."""
+        Y = data.Y
+        means = Y.mean(axis=0, keepdims=True)
+        final = constant = 0.0
+        n = Y.shape[0]
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            y = Y[start:stop]
+            weight = (stop - start) / n
+            final += weight * float(self.loss.value(y, self._forward(data.X[start:stop])))
+            constant += weight * float(self.loss.value(y, np.broadcast_to(means, y.shape)))
+        return final, constant
 
     def restart_epoch(self) -> None:
         """Abandon an unfinished epoch (after an interrupt) so ``fit`` starts a fresh one."""
