@@ -27,7 +27,7 @@ import numpy as np
 from npframe import diagnostics
 from npframe._version import __version__
 from npframe.assembly import assemble
-from npframe.errors import NpframeError, PluginWarning, SpecError
+from npframe.errors import ConvergenceWarning, DataError, NpframeError, PluginWarning, SpecError
 from npframe.kinds import KINDS
 from npframe.memory import format_bytes
 from npframe.scaffold import add_parser as _add_new_plugin_parser
@@ -36,7 +36,7 @@ from npframe.summary import describe_component, layer_table, table
 __all__ = ["CLIError", "build_parser", "main"]
 
 PROG = "npframe"
-EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class CLIError(Exception):
@@ -77,9 +77,9 @@ def _fraction(text: str) -> float:
 _EPILOG = """\
 examples:
   npframe train docs/examples/tutorial.toml          the tutorial, end to end
-  npframe train net.toml --data train.csv --targets price --out model.npz --plot loss.png
-  npframe predict model.npz --data new.csv --out predictions.csv
-  npframe evaluate model.npz --data test.csv --targets price
+  npframe train net.toml --data houses.csv --targets price --out model.npz
+  npframe predict model.npz --data houses_new.csv --out predictions.csv
+  npframe evaluate model.npz --data houses_test.csv --metrics mae,r2
   npframe check net.toml
   npframe plugins
 
@@ -90,8 +90,9 @@ _DATA_HELP = (
     "a CSV file with a header row, a .npy array, or an .npz file with members X and y"
 )
 _TARGETS_HELP = (
-    "the target columns, by header name or 0-based index, comma-separated (e.g. "
-    "'price' or '2,3' or '-1'); default: the columns after the network's inputs"
+    "the target columns, by header name, 0-based index or range, comma-separated (e.g. "
+    "'price', '2,3', '-1' or '64:74'); a classifier reads a single target column as "
+    "class labels; default: the columns after the network's inputs"
 )
 
 
@@ -117,19 +118,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("spec", metavar="SPEC", help="the network spec (.toml or .json)")
     train.add_argument("--data", metavar="FILE", help=_DATA_HELP)
     train.add_argument("--targets", metavar="COLS", help=_TARGETS_HELP)
+    train.add_argument("--weights", metavar="COLUMN",
+                       help="a column of --data holding one sample weight per row (not an "
+                            "input)")
+    train.add_argument("--test", metavar="FILE",
+                       help="a test file (same columns as --data) to report the loss and "
+                            "metrics on after training (default: [train] test)")
     train.add_argument("--epochs", metavar="N", type=_int_at_least(0, "epochs"),
                        help="epochs to train (default: [train] epochs, else 100)")
     train.add_argument("--batch-size", metavar="B", type=_batch_size,
                        help="minibatch size, or 'full' for full-batch gradient descent "
-                            "(default: [train] batch_size, else full)")
+                            "(default: [train] batch_size, else 32)")
     train.add_argument("--validation-split", metavar="F", type=_fraction,
-                       help="hold out this fraction of the data (its last rows) to "
-                            "report val_loss (default: [train] validation_split, else 0)")
+                       help="hold out this fraction of the data (its last rows, or a "
+                            "random draw with --validation-shuffle) to report val_loss "
+                            "(default: [train] validation_split, else 0)")
+    train.add_argument("--validation-shuffle", action="store_true", default=None,
+                       help="hold out a seeded random fraction (stratified by class for "
+                            "labels) instead of the last rows")
     train.add_argument("--seed", metavar="S", type=_int_at_least(0, "seed"),
                        help="replace the spec's seed")
     train.add_argument("--out", metavar="MODEL.npz",
                        help="where to save the model (default: SPEC's name with .npz, "
                             "in the current folder)")
+    train.add_argument("--checkpoint-every", metavar="N", type=_int_at_least(1, "checkpoint"),
+                       help="also save the model to --out after every N-th epoch")
     train.add_argument("--plot", metavar="LOSS.png",
                        help='draw the loss curves to this PNG (needs pip install "npframe[plot]")')
     train.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -146,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", metavar="MODEL", help="a model file saved by npframe train")
     predict.add_argument("--data", metavar="FILE", required=True, help=_DATA_HELP)
     predict.add_argument("--targets", metavar="COLS",
-                         help="target columns in the file to skip (by name or index)")
+                         help="target columns in the file to skip (by name, index or range); "
+                              "default: the model's target columns, when the file has them")
     predict.add_argument("--out", metavar="FILE", help="output CSV (default: standard output)")
     predict.set_defaults(handler=_cmd_predict)
 
@@ -259,15 +273,18 @@ def _plural(n: int, word: str) -> str:
 def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     import attrs
 
+    from npframe import io
+    from npframe.callbacks import ModelCheckpoint
     from npframe.plot import plot_history, require_matplotlib
     from npframe.registry import default_registry
     from npframe.spec import TrainSpec
-    from npframe.trainer import resolve_data, train
+    from npframe.trainer import prepare
 
     spec = _load_spec(args.spec)
     if args.seed is not None:
         spec = attrs.evolve(spec, seed=args.seed)
     model_path = _check_output(args.out or Path(args.spec).stem + ".npz", ".npz", "--out")
+    io.check_writable(model_path)  # a folder that refuses files fails now, not after training
     plot_path = _check_output(args.plot, ".png", "--plot") if args.plot else None
     if plot_path is not None:
         try:
@@ -275,8 +292,9 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         except ImportError as exc:
             raise CLIError(f"--plot: {exc}") from None
     if args.data is None:
-        if args.targets is not None:
-            raise CLIError("--targets chooses columns of a --data file; give --data too")
+        for option in ("targets", "weights"):
+            if getattr(args, option) is not None:
+                raise CLIError(f"--{option} chooses columns of a --data file; give --data too")
         if spec.train is None or spec.train.dataset is None:
             known = ", ".join(default_registry().names("dataset")) or "(none)"
             msg = (
@@ -284,64 +302,144 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
                 f"table (dataset = \"tutorial\"); registered datasets: {known}"
             )
             raise CLIError(msg)
-    with _in_spec(args.spec):
-        dataset = resolve_data(spec, args.data, targets=args.targets)
     defaults = spec.train or TrainSpec()
-    split = defaults.validation_split if args.validation_split is None else args.validation_split
-    batch_size = defaults.batch_size if args.batch_size is None else args.batch_size
+    test = args.test
+    if test is None and defaults.test is not None:
+        test = str(Path(args.spec).parent / defaults.test)
+        if not Path(test).exists():
+            raise CLIError(f"{args.spec}: train.test: {test}: no such file (paths in a spec "
+                           "are relative to the spec file)")
+    callbacks = []
+    if args.checkpoint_every is not None:
+        callbacks.append(ModelCheckpoint(model_path, every=args.checkpoint_every))
+    with _in_spec(args.spec):
+        run = prepare(
+            spec, args.data, targets=args.targets, epochs=args.epochs,
+            batch_size=args.batch_size, validation_split=args.validation_split,
+            validation_shuffle=args.validation_shuffle, test=test, weights=args.weights,
+            callbacks=callbacks, verbose=not args.quiet,
+        )
+    report_metrics = _report_metrics(run.net)  # unknown names fail before training
 
     start = time.perf_counter()
-    net, history = train(
-        spec, dataset, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, verbose=not args.quiet,
-    )
+    with _collected_warnings(sys.stderr) as caught:
+        try:
+            history = run.fit()
+        except KeyboardInterrupt:
+            return _save_interrupted(run.net, model_path)
     elapsed = time.perf_counter() - start
-    net.save(model_path)
+    run.net.save(model_path)
+    net = run.net
     if plot_path is not None and history.loss:
         plot_history(history, plot_path, title=f"{Path(args.spec).name}: {_architecture(spec)}")
 
     source = args.data if args.data is not None else f"dataset {spec.train.dataset.name!r}"
-    batches = "full batch" if batch_size in (None, "full") else f"batch size {batch_size}"
+    batches = ("full batch" if run.batch_size is None else f"batch size {run.batch_size}")
+    scale = {True: ", standardized", "inputs": ", inputs standardized",
+             "targets": ", targets standardized"}.get(spec.standardize, "")
     rows = [
         ("network", f"{_architecture(spec)}  ({_plural(net.n_parameters, 'parameter')}, "
-                    f"{spec.dtype}{', standardized' if spec.standardize else ''}, "
-                    f"seed {spec.seed})"),
-        ("data", _describe_data(source, dataset, split)),
+                    f"{spec.dtype}{scale}, seed {spec.seed})"),
+        ("data", _describe_data(source, run)),
         ("training", f"{_plural(len(history.loss), 'epoch')} in {elapsed:.1f} s, {batches}, "
                      f"{spec.loss.name} loss, {_component(spec.optimizer)}"),
     ]
+    stopper = run.early_stopping
+    if stopper is not None and stopper.stopped_epoch is not None:
+        rows.append(("stopped", _stopped(stopper)))
     if history.loss:
         final = {key: values[-1] for key, values in history.history.items() if values}
         rows.append(("final", _logs_line(final)))
-    if dataset.X_test is not None and dataset.y_test is not None:
-        rows.append(("test", _logs_line(net.evaluate_metrics(dataset.X_test, dataset.y_test))))
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        rows.append(("converged", "no: training did not converge (see the warning above)"))
+    if run.test is not None:
+        results = net.evaluate_metrics(run.test.X, run.test.y, metrics=report_metrics)
+        where = "" if run.test_source == "test split" else (
+            f"  ({_plural(len(run.test.X), 'sample')} of {run.test_source})")
+        rows.append(("test", _logs_line(results) + where))
     rows.append(("model", str(model_path)))
     if plot_path is not None:
         rows.append(("plot", str(plot_path) if history.loss else "none: no epochs trained"))
     print(f"trained {args.spec}", file=out)
     print(_table(rows), file=out)
-    if spec.standardize and history.loss:
-        metrics = ", metrics on the raw scale" if net.metrics else ""
+    if spec.scales_targets and history.loss:
+        metrics = ", metrics on the raw scale" if net.metrics or report_metrics else ""
         print(f"  (losses on the standardized scale{metrics})", file=out)
-    examples = dataset.examples
+    examples = run.dataset.examples
     if examples is not None and examples.ndim == 2 and examples.shape[1:] == (net.n_inputs,):
         print(file=out)
-        print(_examples_table(net, dataset), file=out)
+        print(_examples_table(net, run.dataset), file=out)
     return EXIT_OK
 
 
-def _describe_data(source: str, dataset: Any, split: float) -> str:
-    """``"data.csv: 120 samples (30 held out for validation); inputs a, b -> targets y"``."""
+def _stopped(stopper: Any) -> str:
+    best = stopper.best_epoch + 1 if stopper.best_epoch is not None else None
+    text = (f"early after epoch {stopper.stopped_epoch + 1}: {stopper.monitor} had not "
+            f"improved for {stopper.patience} epochs")
+    if best is not None:
+        kept = ", weights of that epoch kept" if stopper.restore_best_weights else ""
+        text += f" (best {stopper.monitor} {_fmt(stopper.best)} in epoch {best}{kept})"
+    return text
+
+
+def _report_metrics(net: Any) -> dict[str, Any]:
+    """What a summary reports besides the loss when the spec names no metrics: accuracy
+    for a classifier, R² otherwise."""
+    if net.metrics:
+        return {}
+    from npframe.registry import default_registry
+
+    name = "accuracy" if net.loss.classification else "r2"
+    try:
+        return {name: default_registry().create("metric", name)}
+    except NpframeError:  # not registered (a registry without the built-ins)
+        return {}
+
+
+def _save_interrupted(net: Any, model_path: Path) -> int:
+    """Ctrl-C during training: save the state the loop stopped at (consistent, exactly
+    resumable), say where, exit 130."""
+    position = net.loop.position
+    if position.step == 0:
+        print(f"{PROG}: interrupted before the first training step; nothing saved",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    net.save(model_path)
+    where = (f"in epoch {position.epoch + 1}, after {_plural(position.batch, 'batch')} of it"
+             if position.batch else f"after epoch {position.epoch}")
+    print(f"{PROG}: interrupted {where} (step {position.step}); saved that state to "
+          f"{model_path}: npframe.load() it and fit on the same data resumes exactly",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _describe_data(source: str, run: Any) -> str:
+    """``"data.csv: 120 samples (30 held out for validation); inputs a, b -> price"``."""
+    dataset = run.dataset
     n = dataset.X.shape[0]
     text = f"{source}: {n} samples"
-    n_val = round(n * split) if split else 0
-    if n_val:
-        text += f" ({n_val} held out for validation)"
-    if dataset.X_test is not None and dataset.y_test is not None:
-        text += f", {dataset.X_test.shape[0]} test samples"
+    if run.n_validation:
+        how = ""
+        if run.validation_shuffle:
+            stratified = run.net.loss.classification and run.net.classes is not None
+            how = ", a stratified random draw" if stratified else ", a random draw"
+        text += f" ({run.n_validation} held out for validation{how})"
+    if run.test_source == "test split":
+        text += f", {len(run.test.X)} test samples"
+    if dataset.sample_weight is not None:
+        text += ", weighted"
     if dataset.feature_names or dataset.target_names:
-        text += (f"; inputs {', '.join(dataset.feature_names) or '?'}"
-                 f" -> targets {', '.join(dataset.target_names) or '?'}")
+        from npframe.data import describe_columns
+
+        inputs = describe_columns(dataset.feature_names) or "?"
+        targets = describe_columns(dataset.target_names) or "?"
+        classes = run.net.classes
+        if classes is not None:
+            shown = ", ".join(map(str, classes[:5].tolist())) + (", ..." if len(classes) > 5
+                                                                 else "")
+            text += f"; inputs {inputs} -> labels {targets} ({len(classes)} classes: {shown})"
+        else:
+            text += f"; inputs {inputs} -> targets {targets}"
     return text
 
 
@@ -358,68 +456,155 @@ def _examples_table(net: Any, dataset: Any) -> str:
     return "predictions for the dataset's examples (raw scale):\n" + _table(rows, right=right)
 
 
-# -- predict -------------------------------------------------------------------------------
-def _inputs(net: Any, data: str, targets: str | None) -> Any:
-    """Read ``data`` for ``net``: its input columns and, when present, its target columns."""
-    from npframe.data import load_data
+# -- reading a data file for a model -------------------------------------------------------
+def _model_data(net: Any, path: str, targets: str | None, *, evaluate: bool) -> Any:
+    """``path`` read for ``net``: its inputs in the model's column order (matched by name
+    when both have names) and, when present, its target columns.
 
-    dataset = load_data(data, targets, n_features=net.n_inputs)
-    n_targets = dataset.y.shape[1]
-    if targets is None and n_targets not in (0, net.n_outputs):
-        msg = (
-            f"{data}: {dataset.X.shape[1] + n_targets} columns, but the model takes "
-            f"{net.n_inputs} inputs and has {net.n_outputs} outputs; give the "
-            f"{net.n_inputs} input columns first (then, optionally, the {net.n_outputs} "
-            "targets), or name the target columns with --targets"
-        )
-        raise CLIError(msg)
+    Without ``--targets``, a model that knows its column names takes the targets by
+    name (``predict`` skips them when the file has them; ``evaluate`` needs them);
+    otherwise the first inputs columns are inputs and the rest targets.
+    """
+    import attrs
+
+    from npframe.data import load_data, read_header
+    from npframe.tables import match_columns
+
+    header = read_header(path) if Path(path).suffix.lower() == ".csv" else None
+    classifier = net.loss.classification
+    by_name = header is not None and net.feature_names is not None
+    if targets is None and by_name:
+        known = list(net.target_names or [])
+        present = [t for t in known if t in header]
+        if evaluate and known and len(present) < len(known):
+            from npframe._names import closest
+
+            missing = next(t for t in known if t not in header)
+            guess = closest(missing, [h for h in header if h not in net.feature_names])
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            msg = (f"{path}: missing target column {missing!r}{hint} (the model's targets: "
+                   f"{', '.join(known)}); name the target columns with --targets")
+            raise DataError(msg)
+        if evaluate and not known:
+            msg = (f"{path}: the model does not know its target columns' names; name them "
+                   "with --targets")
+            raise DataError(msg)
+        dataset = load_data(path, present or None, labels=classifier)
+    else:
+        dataset = load_data(path, targets, n_features=None if (by_name and targets) else
+                            net.n_inputs, labels=classifier)
+        n_targets = 0 if dataset.y.ndim == 2 and dataset.y.shape[1] == 0 else (
+            1 if dataset.y.ndim == 1 else dataset.y.shape[1])
+        if targets is None and not by_name and n_targets not in (0, net.n_outputs) and not (
+                classifier and n_targets == 1):
+            msg = (
+                f"{path}: {dataset.X.shape[1] + n_targets} columns, but the model takes "
+                f"{net.n_inputs} inputs and has {net.n_outputs} outputs; give the "
+                f"{net.n_inputs} input columns first (then, optionally, the {net.n_outputs} "
+                "targets), or name the target columns with --targets"
+            )
+            raise CLIError(msg)
+    if by_name and dataset.feature_names:
+        try:
+            X = match_columns(dataset.X, dataset.feature_names, net.feature_names, path)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        dataset = attrs.evolve(dataset, X=X, feature_names=net.feature_names)
+    elif dataset.X.shape[1] != net.n_inputs:
+        listed = dataset.feature_names
+        names = f" ({', '.join(listed) if len(listed) <= 8 else str(len(listed)) + ' columns'})"
+        msg = (f"{path}: {dataset.X.shape[1]} input columns{names if listed else ''}, but the "
+               f"model takes {net.n_inputs}")
+        raise DataError(msg)
     return dataset
 
 
+def _has_targets(dataset: Any) -> bool:
+    y = dataset.y
+    return y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 0)
+
+
+# -- predict -------------------------------------------------------------------------------
 def _cmd_predict(args: argparse.Namespace, out: IO[str]) -> int:
     net = _load_model(args.model)
-    dataset = _inputs(net, args.data, args.targets)
-    pred = net.predict(dataset.X)
-    names = list(dataset.target_names)
-    if len(names) != pred.shape[1]:
-        names = [f"y{i}" for i in range(pred.shape[1])]
+    dataset = _model_data(net, args.data, args.targets, evaluate=False)
+    X = dataset.X
+    if net.loss.classification:
+        header, rows = _classifier_rows(net, X)
+    else:
+        pred = net.predict(X)
+        header = list(net.target_names or dataset.target_names or ())
+        if len(header) != pred.shape[1]:
+            header = [f"y{i}" for i in range(pred.shape[1])]
+        rows = [[repr(v) for v in row] for row in pred.tolist()]
     if args.out is None:
-        _write_csv(out, names, pred)
+        _write_rows(out, header, rows)
         return EXIT_OK
     with open(args.out, "w", newline="", encoding="utf-8") as fh:
-        _write_csv(fh, names, pred)
-    print(f"wrote {_plural(pred.shape[0], 'prediction')} ({', '.join(names)}) to {args.out}",
-          file=out)
+        _write_rows(fh, header, rows)
+    what = header[0] if net.loss.classification else ", ".join(header)
+    print(f"wrote {_plural(len(rows), 'prediction')} ({what}) to {args.out}", file=out)
     return EXIT_OK
 
 
-def _write_csv(fh: IO[str], header: list[str], values: np.ndarray) -> None:
-    """``repr`` of each float: the shortest text that reads back to the same number."""
+def _classifier_rows(net: Any, X: np.ndarray) -> tuple[list[str], list[list[str]]]:
+    """The label under the target's name, then one probability column per class."""
+    from npframe.labels import decode
+
+    probabilities = net.predict(X)
+    if probabilities.shape[1] == 1:  # one sigmoid output: the second class's probability
+        probabilities = np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
+    classes = net.classes
+    targets = list(net.target_names or ())
+    if classes is not None:
+        names = [str(c) for c in classes.tolist()]
+    elif len(targets) == probabilities.shape[1]:  # trained on one-hot columns: their names
+        names = targets
+    else:
+        names = [str(i) for i in range(probabilities.shape[1])]
+    label_name = targets[0] if len(targets) == 1 else "label"
+    index = decode(probabilities, None)
+    header = [label_name, *(f"p({name})" for name in names)]
+    rows = [[names[i], *(repr(v) for v in row)]
+            for i, row in zip(index.tolist(), probabilities.tolist(), strict=True)]
+    return header, rows
+
+
+def _write_rows(fh: IO[str], header: list[str], rows: list[list[str]]) -> None:
+    """Numbers as their ``repr``: the shortest text that reads back to the same float."""
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([repr(v) for v in row] for row in values.tolist())
+    writer.writerows(rows)
 
 
 # -- evaluate ------------------------------------------------------------------------------
+def _metric_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise CLIError(f"--metrics: empty metric name in {text!r}; give names separated by "
+                       "single commas, e.g. mae,r2")
+    return names
+
+
 def _cmd_evaluate(args: argparse.Namespace, out: IO[str]) -> int:
     from npframe.registry import default_registry
-    from npframe.trainer import check_dataset
+    from npframe.trainer import check_dataset, check_labels
 
+    names = _metric_names(args.metrics) if args.metrics is not None else []
     net = _load_model(args.model)
-    extra = {}
-    if args.metrics:
-        registry = default_registry()
-        for name in (part.strip() for part in args.metrics.split(",")):
-            if name and name not in net.metrics and name not in extra:
-                extra[name] = registry.create("metric", name, path="--metrics")
-    dataset = _inputs(net, args.data, args.targets)
+    extra: dict[str, Any] = {}
+    registry = default_registry()
+    for name in names:
+        if name not in net.metrics and name not in extra:
+            extra[name] = registry.create("metric", name, path="--metrics")
+    if not names:
+        extra = _report_metrics(net)
+    dataset = _model_data(net, args.data, args.targets, evaluate=True)
     check_dataset(net, dataset, args.data)
-    results = net.evaluate_metrics(dataset.X, dataset.y)
-    if extra:
-        pred = net.predict(dataset.X)
-        y = dataset.y.astype(net.dtype)
-        results.update({name: float(metric(y, pred)) for name, metric in extra.items()})
-    scale = ", standardized scale" if net.scaler is not None else ""
+    column = dataset.target_names[0] if len(dataset.target_names) == 1 else None
+    check_labels(net.classes, np.asarray(dataset.y), args.data, column)
+    results = net.evaluate_metrics(dataset.X, dataset.y, metrics=extra)
+    scale = ", standardized scale" if net.spec.scales_targets else ""
     rows = [("loss", _fmt(results.pop("loss")), f"({net.spec.loss.name}{scale})")]
     rows += [(name, _fmt(value), "") for name, value in results.items()]
     print(f"{args.model} on {args.data}: {_plural(dataset.X.shape[0], 'sample')}", file=out)
@@ -454,7 +639,15 @@ def _cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
                  "full batch" if t.batch_size is None else f"batch size {t.batch_size}",
                  "shuffled" if t.shuffle else "in order"]
         if t.validation_split:
-            parts.append(f"validation split {t.validation_split}")
+            parts.append(f"validation split {t.validation_split}"
+                         + (" (random draw)" if t.validation_shuffle else ""))
+        if t.early_stopping is not None:
+            es = t.early_stopping
+            parts.append(f"early stopping on {es.monitor} (patience {es.patience})")
+        if t.class_weight is not None:
+            parts.append(f"class weights {json.dumps(t.class_weight)}")
+        if t.test is not None:
+            parts.append(f"test file {t.test}")
         print(f"train: {', '.join(parts)}", file=out)
     return EXIT_OK
 
@@ -498,6 +691,20 @@ def _short_warnings(stream: IO[str]) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _collected_warnings(stream: IO[str]) -> Iterator[list[warnings.WarningMessage]]:
+    """Warnings raised inside, printed as ``npframe: warning: ...`` lines as they leave,
+    and handed to the caller (the summary says when training did not converge)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            yield caught
+        finally:
+            for warning in caught:
+                print(f"{PROG}: warning: {' '.join(str(warning.message).split())}",
+                      file=stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     parser = build_parser()
@@ -510,7 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args, sys.stdout)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `npframe predict ... | head`: the reader left
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -792,7 +792,8 @@ class _StateReader:
         classes = self.optional("classes")
         if classes is not None:
             classes = self._classes(classes)
-        names = {key: self._names(key) for key in ("names/features", "names/targets")}
+        names = {key: self._names(key, labels=classes is not None)
+                 for key in ("names/features", "names/targets")}
         unused = sorted(set(self.state) - self.used)
         if unused:
             raise ValueError(f"unexpected member(s) {', '.join(map(repr, unused[:5]))}")
@@ -877,14 +878,16 @@ class _StateReader:
             raise ValueError(str(exc)) from None
         return classes
 
-    def _names(self, key: str) -> list[str] | None:
+    def _names(self, key: str, labels: bool = False) -> list[str] | None:
         value = self.optional(key)
         if value is None:
             return None
         size = self.net.n_inputs if key.endswith("features") else self.net.n_outputs
-        if value.dtype.kind != "U" or value.shape != (size,):
-            raise ValueError(f"member {key!r} must be {size} strings (got {value.dtype} "
-                             f"{value.shape})")
+        # a classifier trained on a label column names that one column
+        sizes = (size, 1) if labels and key.endswith("targets") else (size,)
+        if value.dtype.kind != "U" or value.ndim != 1 or value.shape[0] not in sizes:
+            raise ValueError(f"member {key!r} must be {' or '.join(map(str, sizes))} "
+                             f"strings (got {value.dtype} {value.shape})")
         return [str(v) for v in value.tolist()]
 
 
