@@ -452,7 +452,8 @@ class _Columns:
 
 def _check_n_features(path: Path, got: int, expected: int | None, names: Sequence[str]) -> None:
     if expected is not None and got != expected:
-        listed = f" ({describe_columns(names)})" if names else ""
+        shown = describe_columns(names).replace(f" ({len(names)} columns)", "")
+        listed = f" ({shown})" if names else ""
         msg = (
             f"{path}: {got} input {'column' if got == 1 else 'columns'}{listed} but the "
             f"network takes {expected}; name the target columns (--targets, or targets=)"

@@ -83,8 +83,11 @@ def test_a_text_label_classifier_from_csv(cancer_csv, units, loss):
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
 
 
-def test_string_classes_and_names_round_trip_through_save_and_load(cancer_csv, tmp_path):
-    net, _ = npframe.train(classifier_spec(1, "binary_crossentropy"), cancer_csv / "train.csv",
+@pytest.mark.parametrize(("units", "loss"), [(2, "categorical_crossentropy"),
+                                             (1, "binary_crossentropy")])
+def test_string_classes_and_names_round_trip_through_save_and_load(cancer_csv, tmp_path,
+                                                                   units, loss):
+    net, _ = npframe.train(classifier_spec(units, loss), cancer_csv / "train.csv",
                            targets="diagnosis", epochs=3)
     test = load_data(cancer_csv / "test.csv", "diagnosis", labels=True)
     net.save(tmp_path / "m.npz")
