@@ -364,6 +364,29 @@ def test_a_regression_no_better_than_the_mean_warns_with_a_hint():
                     r"rate than 0.0001$", message)
 
 
+def test_a_classifier_no_better_than_the_class_frequencies_warns(cancer):
+    X, labels, _ = cancer  # raw inputs (areas in the thousands) saturate the first layer
+    net = Network.from_spec(classifier_spec(standardize=False, seed=3))
+    with pytest.warns(npframe.ConvergenceWarning) as record:
+        net.fit(X[:400], labels[:400], epochs=20, batch_size=32)
+    (message,) = [str(w.message) for w in record]
+    assert re.match(r"fit: after 20 epochs the training loss \(\S+\) is no better than "
+                    r"predicting the class frequencies \(\S+\): .*; try standardize = "
+                    r'"inputs", more epochs or another learning rate than 0.001$', message)
+
+
+def test_a_classifier_on_logits_is_not_judged_against_frequencies(cancer):
+    X, labels, _ = cancer
+    spec = classifier_spec(standardize=False, seed=3, loss={
+        "name": "categorical_crossentropy", "from_logits": True})
+    spec["layers"][-1]["activation"] = "linear"
+    net = Network.from_spec(spec)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        net.fit(X[:400], labels[:400], epochs=10, batch_size=32)
+    assert not any("class frequencies" in str(w.message) for w in record)
+
+
 def test_a_short_run_is_not_judged_yet():
     net, X, y = raw_diabetes_net(1e-4)
     net.fit(X, y, epochs=5, batch_size=32)  # filterwarnings = error: nothing is raised
