@@ -319,7 +319,7 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
             validation_shuffle=args.validation_shuffle, test=test, weights=args.weights,
             callbacks=callbacks, verbose=not args.quiet,
         )
-    report_metrics = _report_metrics(run.net)  # unknown names fail before training
+    report_metrics = _report_metrics(run.net)  # for the test line, without spec metrics
 
     start = time.perf_counter()
     with _collected_warnings(sys.stderr) as caught:
@@ -363,7 +363,8 @@ def _cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     print(f"trained {args.spec}", file=out)
     print(_table(rows), file=out)
     if spec.scales_targets and history.loss:
-        metrics = ", metrics on the raw scale" if net.metrics or report_metrics else ""
+        raw = net.metrics or (report_metrics and run.test is not None)
+        metrics = ", metrics on the raw scale" if raw else ""
         print(f"  (losses on the standardized scale{metrics})", file=out)
     examples = run.dataset.examples
     if examples is not None and examples.ndim == 2 and examples.shape[1:] == (net.n_inputs,):
