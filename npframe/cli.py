@@ -406,7 +406,8 @@ def _save_interrupted(net: Any, model_path: Path) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     net.save(model_path)
-    where = (f"in epoch {position.epoch + 1}, after {_plural(position.batch, 'batch')} of it"
+    batches = f"{position.batch} batch{'' if position.batch == 1 else 'es'}"
+    where = (f"in epoch {position.epoch + 1}, after {batches} of it"
              if position.batch else f"after epoch {position.epoch}")
     print(f"{PROG}: interrupted {where} (step {position.step}); saved that state to "
           f"{model_path}: npframe.load() it and fit on the same data resumes exactly",
