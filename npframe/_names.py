@@ -5,13 +5,39 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: Abbreviations people write for names that are spelled out here (``lr`` in PyTorch
+#: and Keras code): suggested when the full name is one of the known names.
+ABBREVIATIONS = {
+    "lr": "learning_rate",
+    "wd": "weight_decay",
+    "eps": "epsilon",
+    "epsilon": "eps",
+    "n_epochs": "epochs",
+    "num_epochs": "epochs",
+    "max_iter": "epochs",
+    "bs": "batch_size",
+}
+
 
 def closest(name: str, known: Iterable[str]) -> str | None:
-    """The known name closest to ``name``, if any is close enough to be a typo."""
+    """The known name closest to ``name``, if any is close enough to be a typo.
+
+    Case is ignored first (``'ReLU'`` means ``'relu'``), and common abbreviations
+    (``lr``) point to the name they abbreviate.
+    """
     if not isinstance(name, str):
         return None
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return close[0] if close else None
+    known = list(known)
+    if name in ABBREVIATIONS and ABBREVIATIONS[name] in known:
+        return ABBREVIATIONS[name]
+    by_lower: dict[str, str] = {}
+    for item in known:
+        if isinstance(item, str):
+            by_lower.setdefault(item.lower(), item)
+    if name.lower() in by_lower and by_lower[name.lower()] != name:
+        return by_lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
 
 
 def listing(known: Iterable[str]) -> str:

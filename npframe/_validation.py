@@ -75,7 +75,14 @@ def as_inputs(X: Any, n_features: int, dtype: np.dtype, where: str) -> np.ndarra
     """``X`` as a C-contiguous ``(n, n_features)`` array of ``dtype``, or ``ValueError``."""
     array = _numeric(X, "X", where)
     if array.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""
+        hint = ""
+        if array.ndim == 1 and n_features == 1:
+            hint = " (use X.reshape(-1, 1): one feature, one sample per entry)"
+        elif array.ndim == 1 and array.shape[0] == n_features:
+            hint = f" (use X.reshape(1, -1) for one sample of {n_features} features)"
+        elif array.ndim == 1 and array.shape[0] % n_features == 0:
+            hint = (f" (use X.reshape(-1, {n_features}) if these are samples of "
+                    f"{n_features} features laid end to end)")
         msg = f"{where}: expected X of shape (n_samples, {n_features}), got {array.shape}{hint}"
         raise ValueError(msg)
     if array.shape[1] != n_features:

@@ -7,11 +7,16 @@ number``, so a command line can print it as it is.
 
 Which columns are targets:
 
-- ``targets`` names them, by header name or by 0-based index (negative counts from
-  the end), as a list or a comma-separated string: ``"sum,diff"``, ``"2,3"``, ``-1``.
+- ``targets`` names them, by header name, 0-based index (negative counts from the
+  end) or range of indices (``"64:74"``, end excluded, as in Python), as a list or a
+  comma-separated string: ``"sum,diff"``, ``"2,3"``, ``-1``, ``"64:74"``.
 - Otherwise, with ``n_features`` (what the network takes), the first ``n_features``
   columns are the inputs and the rest are targets.
 - Otherwise every column is an input and ``y`` has shape ``(n, 0)``.
+
+With ``labels=True`` (a classifier's data) a single target column is read as class
+labels: integers when every cell is one, else numbers, else text (``benign``). A
+``weights`` column holds one sample weight per row; it is neither input nor target.
 
 An ``.npz`` file holds ``X`` and (optionally) ``y`` members itself.
 
@@ -23,6 +28,9 @@ float64 copy) before any array is allocated.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import math
 import os
 import re
@@ -30,8 +38,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
+from npframe._files import open_regular
 from npframe._names import unknown
 from npframe.archive import HeaderCheck, list_npz, read_npy, read_npz
 from npframe.csvfile import read_csv
@@ -39,7 +49,8 @@ from npframe.dataset import Dataset
 from npframe.errors import DataError
 from npframe.memory import format_bytes, memory_budget
 
-__all__ = ["SUFFIXES", "Targets", "load_data", "parse_targets"]
+__all__ = ["SUFFIXES", "Targets", "describe_columns", "label_column", "load_data",
+           "parse_targets", "read_header"]
 
 #: File types ``load_data`` reads, by suffix.
 SUFFIXES = (".csv", ".npy", ".npz")
@@ -48,6 +59,15 @@ SUFFIXES = (".csv", ".npy", ".npz")
 Targets = str | int | Sequence[str | int] | None
 
 _INDEX = re.compile(r"[+-]?\d+")
+_RANGE = re.compile(r"([+-]?\d*):([+-]?\d*)")
+
+
+def describe_columns(names: Sequence[str], limit: int = 5) -> str:
+    """``"a, b, c"``; past ``limit`` names ``"a, b, ... (64 columns)"``."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:2])}, ... ({len(names)} columns)"
 
 
 def parse_targets(targets: Targets) -> list[str | int] | None:
@@ -89,11 +109,15 @@ def load_data(
     *,
     n_features: int | None = None,
     delimiter: str = ",",
+    labels: bool = False,
+    weights: str | int | None = None,
 ) -> Dataset:
     """Read ``path`` into a ``Dataset`` with ``X (n, features)`` and ``y (n, targets)``.
 
     ``n_features`` is how many inputs the network takes: it picks the targets when
-    ``targets`` is not given and is checked when it is. Values are ``float64``, finite.
+    ``targets`` is not given and is checked when it is. Values are ``float64``, finite;
+    with ``labels`` a single target column is a 1-D array of class labels (see the
+    module docstring). ``weights`` names a column of sample weights (CSV and ``.npy``).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -106,22 +130,115 @@ def load_data(
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a file")
     if suffix == ".npz":
-        if targets is not None:
+        if targets is not None or weights is not None:
+            what = "targets" if targets is not None else "a weights column"
             msg = (
-                f"{path}: targets apply to .csv and .npy files; an .npz file holds its "
+                f"{path}: {what} apply to .csv and .npy files; an .npz file holds its "
                 "targets in its 'y' member"
             )
             raise DataError(msg)
         X, y = _read_npz(path)
         _check_n_features(path, X.shape[1], n_features, ())
+        if labels and y.shape[1] == 1 and np.all(y == np.round(y)):
+            y = y[:, 0].astype(np.int64)
         return Dataset(X=X, y=y, description=str(path))
+    chosen_targets = parse_targets(targets)
     if suffix == ".npy":
         table = _read_npy(path)
-        header: list[str] = []
-    else:
-        csv_table = read_csv(path, delimiter=delimiter)
-        header, table = list(csv_table.header), csv_table.numbers
-    return _split(path, header, table, parse_targets(targets), n_features)
+        columns = _Columns(path, [], table.shape[1])
+        plan = columns.plan(chosen_targets, n_features, weights)
+        return plan.dataset(table, {}, labels)
+    header = read_header(path, delimiter)
+    if header is None:  # unreadable or no header: the reader below says what is wrong
+        read_csv(path, delimiter=delimiter)
+        raise DataError(f"{path}: no header row")  # pragma: no cover - read_csv raised
+    columns = _Columns(path, header, len(header))
+    plan = columns.plan(chosen_targets, n_features, weights)
+    text = plan.label_names() if labels else []
+    try:
+        csv_table = read_csv(path, delimiter=delimiter, text_columns=text)
+    except DataError as exc:
+        if text or not plan.targets:
+            raise
+        raise _text_in_targets(path, delimiter, plan, exc) from None
+    if list(csv_table.header) != header:  # pragma: no cover - the file changed meanwhile
+        raise DataError(f"{path}: the header changed while reading")
+    numbers = csv_table.numbers
+    if csv_table.text:  # back to file positions; the text column's place stays unused
+        numbers = np.zeros((csv_table.n_rows, len(header)))
+        number_index = [header.index(name) for name in csv_table.number_columns]
+        numbers[:, number_index] = csv_table.numbers
+    return plan.dataset(numbers, dict(csv_table.text), labels)
+
+
+def read_header(path: str | os.PathLike, delimiter: str = ",") -> list[str] | None:
+    """The column names of a CSV file (``None`` when they cannot be read cheaply: the
+    full reader then reports why)."""
+    try:
+        with open_regular(path, DataError) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            try:
+                for row in csv.reader(text, delimiter=delimiter, strict=True):
+                    if any(cell.strip() for cell in row):
+                        header = [cell.strip() for cell in row]
+                        if (len(set(header)) != len(header) or not all(header)
+                                or all(_looks_numeric(cell) for cell in header)):
+                            return None
+                        return header
+            finally:
+                text.detach()
+    except (OSError, UnicodeDecodeError, csv.Error, DataError):
+        return None
+    return None
+
+
+def _looks_numeric(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def label_column(values: np.ndarray) -> np.ndarray:
+    """Text cells as labels: integers if every cell is one, else finite numbers, else text."""
+    values = np.asarray(values)
+    if values.dtype.kind != "U" or values.size == 0:
+        return values
+    with contextlib.suppress(ValueError, OverflowError):
+        ints = values.astype(np.int64)
+        if all(_INDEX.fullmatch(v) for v in np.unique(values).tolist()):
+            return ints
+    with contextlib.suppress(ValueError, OverflowError):
+        floats = values.astype(np.float64)
+        if np.isfinite(floats).all():
+            return floats
+    return values
+
+
+def _text_in_targets(path: Path, delimiter: str, plan: _Plan, error: DataError) -> DataError:
+    """A regression target that holds text: the reader's file:line:col, plus which target
+    column it is and what would read it as labels."""
+    try:
+        table = read_csv(path, delimiter=delimiter, text_columns=plan.target_names())
+    except DataError:
+        return error  # the bad cell is not (only) in a target column
+    for name in plan.target_names():
+        values = table.text[name]
+        for row, value in enumerate(values.tolist()):
+            try:
+                ok = math.isfinite(float(value))
+            except ValueError:
+                ok = False
+            if not ok:
+                msg = (
+                    f"{error}; target column {name!r} holds text ({value!r} in data row "
+                    f"{row + 1}), which a regression loss cannot take: for class labels "
+                    "use a classification loss (binary_crossentropy or "
+                    "categorical_crossentropy)"
+                )
+                return DataError(msg)
+    return error  # pragma: no cover - the first read found a bad target cell
 
 
 # -- NumPy files ---------------------------------------------------------------------------
@@ -209,57 +326,134 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- choosing the target columns -----------------------------------------------------------
-def _resolve(path: Path, header: list[str], n_columns: int, item: str | int) -> int:
-    if isinstance(item, str) and item in header:
-        return header.index(item)
-    if isinstance(item, int) or _INDEX.fullmatch(item):
-        index = int(item)
-        if not -n_columns <= index < n_columns:
-            msg = (
-                f"{path}: target column index {index} is out of range; the file has "
-                f"{n_columns} columns (0 to {n_columns - 1}, or -1 for the last)"
-            )
-            raise DataError(msg)
-        return index % n_columns
-    raise DataError(f"{path}: {unknown('target column', item, header, 'columns')}")
+@attrs.frozen
+class _Plan:
+    """Which columns of a table are inputs, targets and the sample weight."""
+
+    path: Path
+    header: list[str]
+    features: list[int]
+    targets: list[int]
+    weight: int | None
+
+    def target_names(self) -> list[str]:
+        return [self.header[i] for i in self.targets] if self.header else []
+
+    def label_names(self) -> list[str]:
+        """The target column to read as text labels (only a single one is labels)."""
+        return self.target_names() if len(self.targets) == 1 else []
+
+    def dataset(self, numbers: np.ndarray, text: dict[str, np.ndarray],
+                labels: bool) -> Dataset:
+        names = self.header
+        if text:
+            (name,) = text
+            y: np.ndarray = label_column(text[name])
+        else:
+            y = np.ascontiguousarray(numbers[:, self.targets])
+            if labels and len(self.targets) == 1 and not names:
+                column = y[:, 0]
+                if np.all(column == np.round(column)):
+                    y = column.astype(np.int64)
+        sample_weight = None
+        if self.weight is not None:
+            sample_weight = np.ascontiguousarray(numbers[:, self.weight])
+            if (sample_weight < 0).any():
+                row = int(np.argmax(sample_weight < 0))
+                label = names[self.weight] if names else str(self.weight)
+                msg = (f"{self.path}: weights column {label!r}, data row {row + 1}: "
+                       f"{sample_weight[row]} is negative; sample weights must be >= 0")
+                raise DataError(msg)
+        return Dataset(
+            X=np.ascontiguousarray(numbers[:, self.features]),
+            y=y,
+            feature_names=[names[i] for i in self.features] if names else (),
+            target_names=[names[i] for i in self.targets] if names else (),
+            sample_weight=sample_weight,
+            description=str(self.path),
+        )
 
 
-def _split(path: Path, header: list[str], table: np.ndarray, targets: list[str | int] | None,
-           n_features: int | None) -> Dataset:
-    n_columns = table.shape[1]
-    if targets is not None:
-        chosen = [_resolve(path, header, n_columns, item) for item in targets]
-        for i, index in enumerate(chosen):
-            if index in chosen[:i]:
-                label = header[index] if header else str(index)
-                raise DataError(f"{path}: target column {label!r} is chosen twice")
-        features = [i for i in range(n_columns) if i not in chosen]
-        if not features:
-            raise DataError(f"{path}: every column is a target; no input columns are left")
-        names = tuple(header[i] for i in features) if header else ()
-        _check_n_features(path, len(features), n_features, names)
-    elif n_features is not None:
-        if n_columns < n_features:
-            msg = (
-                f"{path}: the file has {n_columns} columns but the network takes "
-                f"{n_features} inputs"
-            )
-            raise DataError(msg)
-        features, chosen = list(range(n_features)), list(range(n_features, n_columns))
-    else:
-        features, chosen = list(range(n_columns)), []
-    return Dataset(
-        X=np.ascontiguousarray(table[:, features]),
-        y=np.ascontiguousarray(table[:, chosen]),
-        feature_names=[header[i] for i in features] if header else (),
-        target_names=[header[i] for i in chosen] if header else (),
-        description=str(path),
-    )
+@attrs.frozen
+class _Columns:
+    path: Path
+    header: list[str]
+    n_columns: int
+
+    def resolve(self, item: str | int, what: str = "target column") -> list[int]:
+        """The column indices ``item`` names: a header name, an index or a range."""
+        header, n = self.header, self.n_columns
+        if isinstance(item, str) and item in header:
+            return [header.index(item)]
+        if isinstance(item, int) or _INDEX.fullmatch(item):
+            index = int(item)
+            if not -n <= index < n:
+                msg = (
+                    f"{self.path}: {what} index {index} is out of range; the file has "
+                    f"{n} columns (0 to {n - 1}, or -1 for the last)"
+                )
+                raise DataError(msg)
+            return [index % n]
+        match = _RANGE.fullmatch(item)
+        if match:
+            start = int(match.group(1)) if match.group(1) else None
+            stop = int(match.group(2)) if match.group(2) else None
+            chosen = list(range(n))[start:stop]
+            if not chosen:
+                msg = (f"{self.path}: {what}s {item!r} select no column; the file has "
+                       f"{n} columns (0 to {n - 1}; a range is start:stop, stop excluded)")
+                raise DataError(msg)
+            return chosen
+        raise DataError(f"{self.path}: {unknown(what, item, header, 'columns')}")
+
+    def label(self, index: int) -> str:
+        return self.header[index] if self.header else str(index)
+
+    def plan(self, targets: list[str | int] | None, n_features: int | None,
+             weights: str | int | None) -> _Plan:
+        path, n_columns = self.path, self.n_columns
+        weight = None
+        if weights is not None:
+            if isinstance(weights, bool) or not isinstance(weights, str | int):
+                raise DataError(f"weights must name a column (got {weights!r})")
+            found = self.resolve(weights.strip() if isinstance(weights, str) else weights,
+                                 "weights column")
+            if len(found) != 1:
+                raise DataError(f"{path}: the weights are one column (got {weights!r})")
+            weight = found[0]
+        others = [i for i in range(n_columns) if i != weight]
+        if targets is not None:
+            chosen = [i for item in targets for i in self.resolve(item)]
+            for i, index in enumerate(chosen):
+                if index in chosen[:i]:
+                    raise DataError(f"{path}: target column {self.label(index)!r} is chosen "
+                                    "twice")
+                if index == weight:
+                    raise DataError(f"{path}: column {self.label(index)!r} is both a target "
+                                    "and the weights")
+            features = [i for i in others if i not in chosen]
+            if not features:
+                raise DataError(f"{path}: every column is a target; no input columns are left")
+            names = [self.header[i] for i in features] if self.header else ()
+            _check_n_features(path, len(features), n_features, names)
+        elif n_features is not None:
+            if len(others) < n_features:
+                msg = (
+                    f"{path}: the file has {len(others)} columns"
+                    + (" besides the weights" if weight is not None else "")
+                    + f" but the network takes {n_features} inputs"
+                )
+                raise DataError(msg)
+            features, chosen = others[:n_features], others[n_features:]
+        else:
+            features, chosen = others, []
+        return _Plan(path, self.header, features, chosen, weight)
 
 
 def _check_n_features(path: Path, got: int, expected: int | None, names: Sequence[str]) -> None:
     if expected is not None and got != expected:
-        listed = f" ({', '.join(names)})" if names else ""
+        shown = describe_columns(names).replace(f" ({len(names)} columns)", "")
+        listed = f" ({shown})" if names else ""
         msg = (
             f"{path}: {got} input {'column' if got == 1 else 'columns'}{listed} but the "
             f"network takes {expected}; name the target columns (--targets, or targets=)"

@@ -32,6 +32,8 @@ class Dataset:
     y_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     feature_names: tuple[str, ...] = field(default=(), converter=_names)
     target_names: tuple[str, ...] = field(default=(), converter=_names)
+    #: One weight per training sample (``fit``'s ``sample_weight``), or ``None``.
+    sample_weight: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     #: A few inputs ``(k, features)`` worth showing predictions for, raw scale;
     #: ``npframe train`` prints the trained network's answers to them.
     examples: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)

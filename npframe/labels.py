@@ -78,7 +78,7 @@ def encode(labels: np.ndarray, classes: np.ndarray, n_outputs: int, dtype: Any,
     if not known.all():
         row = int(np.argmin(known))
         msg = (
-            f"{where}: label {labels[row]!r} (row {row}) was never seen in training; "
+            f"{where}: label {labels[row].item()!r} (row {row}) was never seen in training; "
             f"the network knows {listing(map(str, classes))}"
         )
         raise ValueError(msg)

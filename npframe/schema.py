@@ -89,6 +89,7 @@ def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
         "required": ["input", "layers"],
         "properties": _top_level_properties(),
         "additionalProperties": False,
+        "allOf": [_labels_are_not_standardized(by_kind["loss"])],
         "$defs": defs,
     }
 
@@ -131,7 +132,7 @@ def _top_level_properties() -> dict[str, Any]:
                    "items": _ref("layer"), "description": "the layers, first to last"},
         "loss": component("loss", '"mse"'),
         "initializer": component("initializer", '"he"'),
-        "optimizer": component("optimizer", '{name = "sgd", learning_rate = 0.01}'),
+        "optimizer": component("optimizer", '{name = "adam", learning_rate = 0.001}'),
         "dtype": {"enum": list(DTYPES), "default": "float64",
                   "description": "the dtype of weights, activations and gradients"},
         "standardize": {"enum": list(STANDARDIZE), "default": False,
@@ -147,6 +148,25 @@ def _top_level_properties() -> dict[str, Any]:
         "schedule": _ref("schedule") | {
             "description": "a learning-rate schedule; none by default"},
         "train": _ref("train") | {"description": "defaults for `npframe train` and npframe.train"},
+    }
+
+
+def _labels_are_not_standardized(losses: list[Entry]) -> dict[str, Any]:
+    """A loss that takes labels or probabilities (``Loss.classification``) refuses
+    standardized targets: only ``false`` or ``"inputs"`` beside it."""
+    names = [n for entry, names in _meanings(losses)
+             if getattr(entry.factory, "classification", False) is True for n in names]
+    if not names:
+        return {}
+    loss_is_classification = {"anyOf": [{"enum": names}, {"type": "object",
+                                                           "properties": {"name": {"enum": names}},
+                                                           "required": ["name"]}]}
+    return {
+        "if": {"properties": {"loss": loss_is_classification}, "required": ["loss"]},
+        "then": {"properties": {"standardize": {
+            "enum": [False, "inputs"],
+            "description": "a classification loss takes labels: standardize the inputs only",
+        }}},
     }
 
 
@@ -168,8 +188,10 @@ def _train_def() -> dict[str, Any]:
             "dataset": _ref("dataset") | {
                 "description": "a registered dataset, used when no data file is given"},
             "epochs": {"type": "integer", "minimum": 0, "default": 100},
-            "batch_size": {"type": ["integer", "null"], "minimum": 1,
-                           "description": "minibatch size; full batch when absent"},
+            "batch_size": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "full"},
+                                     {"type": "null"}],
+                           "default": 32,
+                           "description": 'minibatch size; "full" for one full batch'},
             "shuffle": {"type": "boolean", "default": True},
             "validation_split": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
                                  "default": 0.0},

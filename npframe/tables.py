@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from npframe._names import closest, listing
+from npframe._names import closest
 
 __all__ = ["as_array", "columns_of", "match_columns", "names_of"]
 
@@ -68,8 +68,7 @@ def match_columns(array: np.ndarray, names: Sequence[str] | None,
             hint = f"; did you mean {guess!r}?" if guess else ""
             msg = (
                 f"{where}: missing column {name!r}{hint} (the model was trained on "
-                f"{listing(expected) if len(expected) <= 12 else str(len(expected)) + ' columns'};"
-                f" the data has {listing(names) if len(names) <= 12 else len(names)})"
+                f"{_shown(expected)}; the data has {_shown(names)})"
             )
             raise ValueError(msg)
     extra = [n for n in names if n not in expected and n not in ignore]
@@ -77,9 +76,13 @@ def match_columns(array: np.ndarray, names: Sequence[str] | None,
         msg = (
             f"{where}: unexpected column {extra[0]!r}"
             + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
-            + "; the model was trained on "
-            + (listing(expected) if len(expected) <= 12 else f"{len(expected)} other columns")
+            + f"; the model was trained on {_shown(expected)}"
             + ": drop it, or check that this is the right file"
         )
         raise ValueError(msg)
     return np.asarray(array)[:, [position[name] for name in expected]]
+
+
+def _shown(names: Sequence[str], limit: int = 12) -> str:
+    """Column names in their order, or how many there are when that is a long list."""
+    return ", ".join(names) if len(names) <= limit else f"{len(names)} columns"

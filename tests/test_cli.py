@@ -145,12 +145,12 @@ def test_predictions_read_back_equal_net_predict(workdir):
     got = np.array([[float(v) for v in row] for row in rows[1:]])
     np.testing.assert_array_equal(got, expected)  # exact: the text round-trips
 
-    # to standard output, from a file holding only the inputs: header y0, y1
+    # to standard output, from a file holding only the inputs: the model knows its targets
     write_csv(workdir / "inputs.csv", ["a", "b"], X[:5])
     result = run("predict", "model.npz", "--data", "inputs.csv", cwd=workdir)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "y0,y1"
+    assert lines[0] == "sum,diff"
     np.testing.assert_array_equal(np.loadtxt(lines[1:], delimiter=","), expected[:5])
 
 
@@ -240,9 +240,10 @@ def test_usage_error_exits_2(workdir):
         (["predict", "missing.npz", "--data", "data.csv"], "missing.npz: no such model file"),
         (["predict", "net.toml", "--data", "data.csv"], "net.toml: not an npframe model file"),
         (["predict", "model.npz", "--data", "nope.csv"], "nope.csv: no such file"),
-        (["evaluate", "model.npz", "--data", "inputs2.csv"], "inputs2.csv: no target columns"),
+        (["evaluate", "model.npz", "--data", "inputs2.csv"],
+         "inputs2.csv: missing target column 'sum' (the model's targets: sum, diff)"),
         (["predict", "model.npz", "--data", "data3.csv"],
-         "data3.csv: 3 columns, but the model takes 2 inputs and has 2 outputs"),
+         "data3.csv: unexpected column 'c'; the model was trained on a, b"),
         (["evaluate", "model.npz", "--data", "data.csv", "--metrics", "maxerr"],
          "--metrics: unknown metric 'maxerr'"),
         (["train", "net.toml", "--data", "inputs2.csv"],

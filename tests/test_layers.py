@@ -271,7 +271,8 @@ def test_a_clean_stop_mid_epoch_is_resumed_exactly(data, tmp_path, monkeypatch):
 
 # -- sample and class weights ------------------------------------------------------------
 def test_sample_weights_make_the_loss_a_weighted_mean(rng):
-    spec = {"input": 2, "seed": 1, "layers": [{"units": 2, "activation": "linear"}]}
+    spec = {"input": 2, "seed": 1, "layers": [{"units": 2, "activation": "linear"}],
+            "optimizer": {"name": "sgd", "learning_rate": 0.01}}
     net = Network.from_spec(spec)
     X, Y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
     w = np.array([1.0, 0.0, 2.0, 0.5, 0.0, 3.0])

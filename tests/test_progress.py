@@ -22,7 +22,8 @@ def small():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 2))
     y = X @ np.array([[1.0], [-2.0]])
-    spec = {"input": 2, "seed": 1, "layers": [{"units": 1, "activation": "linear"}]}
+    spec = {"input": 2, "seed": 1, "layers": [{"units": 1, "activation": "linear"}],
+            "optimizer": {"name": "sgd", "learning_rate": 0.1}}  # fits in a few full batches
     return npframe.Network.from_spec(spec), X, y
 
 

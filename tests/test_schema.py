@@ -187,9 +187,6 @@ INEXPRESSIBLE = {
     "JSON numbers have no int/float distinction: 4.0 is an 'integer' to JSON Schema": (
         {"input": 2, "layers": [{"units": 4.0, "activation": "relu"}]},
         "layers[0].units: must be an int (got float 4.0; write 4)"),
-    "cross-field: whether the loss takes labels is a property of the loss's class": (
-        BASE | {"loss": "categorical_crossentropy", "standardize": True},
-        "standardize: cannot standardize the targets of loss 'categorical_crossentropy'"),
     "uniqueItems compares spellings, not the component a name means": (
         BASE | {"metrics": ["mae", "npframe:mae"]},
         "metrics[1]: metric 'mae' is listed twice"),

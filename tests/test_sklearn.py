@@ -167,7 +167,8 @@ def test_diabetes_regressor_reaches_mlpregressor_with_target_scaling():
     theirs = np.mean([r2(TransformedTargetRegressor(
         MLPRegressor(hidden_layer_sizes=(32,), max_iter=100, random_state=s),
         transformer=StandardScaler())) for s in seeds])
-    raw = r2(NpframeRegressor((32,), epochs=100, standardize=False, random_state=0))
+    with pytest.warns(npframe.ConvergenceWarning, match="try standardize = true"):
+        raw = r2(NpframeRegressor((32,), epochs=100, standardize=False, random_state=0))
     assert ours >= theirs - 0.02, (ours, theirs)
     assert ours > 0.4
     assert raw < 0  # what the default target scaling is for
@@ -541,3 +542,19 @@ def test_joblib_dask_backend(processes):
     np.testing.assert_array_equal(remote, local)
     assert len(workers) == 2 and all(workers.values())
 
+
+
+def test_npframes_convergence_warning_is_also_scikit_learns():
+    """scikit-learn users filter sklearn.exceptions.ConvergenceWarning; npframe's users
+    npframe.ConvergenceWarning: the estimators' warning is both."""
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.warns(SklearnConvergenceWarning, match="no better than predicting") as seen:
+        NpframeRegressor((8,), epochs=10, standardize=False, random_state=0).fit(X, y)
+    assert all(issubclass(w.category, npframe.ConvergenceWarning) for w in seen
+               if issubclass(w.category, SklearnConvergenceWarning))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=SklearnConvergenceWarning)
+        NpframeRegressor((8,), epochs=10, standardize=False, random_state=0).fit(X, y)

@@ -94,12 +94,12 @@ def test_defaults_are_filled_as_in_the_contract():
         "layers": [{"units": 2, "activation": "linear"}],
         "loss": "mse",
         "initializer": "he",
-        "optimizer": {"name": "sgd", "learning_rate": 0.01},
+        "optimizer": {"name": "adam", "learning_rate": 0.001},  # docs/defaults.md
         "dtype": "float64",
         "standardize": False,
         "seed": net.spec.seed,
     }
-    assert net.optimizer.learning_rate == 0.01
+    assert net.optimizer.learning_rate == 0.001
     assert net.dtype == np.float64
     assert net.scaler is None
     assert type(net.loss).__name__ == "MeanSquaredError"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -394,6 +395,12 @@ def test_the_documented_sweep_runs_as_shown_on_one_process_a_pool_and_a_local_cl
             assert _ranking(capsys.readouterr().out) == _ranking(shown.split("```")[0])
     assert tables[0] == tables[1] == tables[2]
     assert len(tables[0]) == 1 + 6
+    # trial 0 (learning rate 0.001, 4 units) learns nothing in 40 epochs: ok, ranked,
+    # its ConvergenceWarning in the row (on all three, never on the terminal or raised)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "dask.csv").read_text())))
+    assert rows[0]["status"] == "ok" and rows[0]["val_mae"]
+    assert rows[0]["warning"].startswith("fit: after 40 epochs the training loss")
+    assert not any(row["warning"] for row in rows[1:])
     left = _workers(own) - before
     assert not left, "the sweep left worker processes behind"
 

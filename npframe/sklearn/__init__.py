@@ -33,7 +33,8 @@ if _version(sklearn.__version__) < MIN_SKLEARN:  # pragma: no cover
            f"(installed: {sklearn.__version__}): {_INSTALL}")
     raise ImportError(msg)
 
+from npframe.sklearn._base import ConvergenceWarning  # noqa: E402
 from npframe.sklearn._classifier import NpframeClassifier  # noqa: E402
 from npframe.sklearn._regressor import NpframeRegressor  # noqa: E402
 
-__all__ = ["NpframeClassifier", "NpframeRegressor"]
+__all__ = ["ConvergenceWarning", "NpframeClassifier", "NpframeRegressor"]

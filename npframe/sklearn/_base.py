@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils.validation import validate_data
 
 from npframe import registry
+from npframe.errors import ConvergenceWarning as NpframeConvergenceWarning
 from npframe.errors import SpecError
 from npframe.network import Network, from_bytes
 from npframe.sklearn._spec import Output, Plan, plan_spec, read_user_spec, resolve_seed
@@ -148,11 +152,12 @@ class NpframeEstimator(BaseEstimator):
             self._adopt(net, info)
             curve = []
         names = getattr(self, "feature_names_in_", None)
-        history = net.fit(
-            X, targets, epochs=epochs, batch_size=_batch(self.batch_size, X.shape[0]),
-            shuffle=bool(self.shuffle), sample_weight=sample_weight,
-            feature_names=None if names is None else [str(n) for n in names],
-            verbose=self.verbose)
+        with _as_sklearn_warnings():
+            history = net.fit(
+                X, targets, epochs=epochs, batch_size=_batch(self.batch_size, X.shape[0]),
+                shuffle=bool(self.shuffle), sample_weight=sample_weight,
+                feature_names=None if names is None else [str(n) for n in names],
+                verbose=self.verbose)
         self.network_ = net
         self._learned(net, info)
         self.loss_curve_ = curve + list(history.loss)
@@ -257,3 +262,21 @@ def _check_settings(est: NpframeEstimator) -> int:
                              or not (math.isfinite(rate) and rate > 0)):
         raise ValueError(f"learning_rate: must be a number > 0 or None (got {rate!r})")
     return int(est.epochs)
+
+
+class ConvergenceWarning(NpframeConvergenceWarning, SklearnConvergenceWarning):
+    """npframe's ``ConvergenceWarning`` as the estimators emit it: also scikit-learn's,
+    so the filters scikit-learn users already have (and its own checks) apply to it."""
+
+
+@contextmanager
+def _as_sklearn_warnings() -> Iterator[None]:
+    """Emit the warnings of ``Network.fit`` once it returns, npframe's convergence
+    warning as ``ConvergenceWarning`` above; the caller's filters decide as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        category = (ConvergenceWarning if issubclass(w.category, NpframeConvergenceWarning)
+                    else w.category)
+        warnings.warn(category(str(w.message)), stacklevel=5)

@@ -108,7 +108,7 @@ class ResultsTable:
             paths: ResultPaths | None = None) -> ResultsTable:
         others = [key for key in log_keys if key != rank]
         columns = ["trial", *param_paths, rank, *([f"{rank}_std"] if spread else []),
-                   *others, "epochs", "seconds", "status", "error"]
+                   *others, "epochs", "seconds", "status", "error", "warning"]
         return cls(columns=columns, param_paths=list(param_paths), rank=rank,
                    greater_is_better=greater_is_better, settings=canonical(dict(settings)),
                    paths=paths)
@@ -179,7 +179,7 @@ class ResultsTable:
         if outcome.spread:
             values[f"{self.rank}_std"] = _finite(outcome.spread.get(self.rank))
         values.update(epochs=outcome.epochs, seconds=round(outcome.seconds, 4),
-                      status=outcome.status, error=outcome.error)
+                      status=outcome.status, error=outcome.error, warning=outcome.warning)
         row = {column: values.get(column) for column in self.columns}
         self._keep(outcome.index, row)
         return row

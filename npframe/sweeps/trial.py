@@ -12,13 +12,15 @@ gives the same numbers on any worker.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import math
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ class TrialOutcome:
     epochs: int | None = None
     seconds: float = 0.0
     error: str = ""
+    #: The ``ConvergenceWarning`` of a trial that trained but learned nothing.
+    warning: str = ""
     model: bytes | None = field(default=None, repr=False)
 
 
@@ -148,11 +152,28 @@ def _evaluate(task: TrialTask, spec: dict[str, Any]) -> TrialOutcome:
                         epochs=round(float(np.mean(epochs_per_fold))))
 
 
+@contextlib.contextmanager
+def _convergence_warnings_noted() -> Iterator[list[str]]:
+    """Note ``ConvergenceWarning`` for the trial's row instead of printing it from a
+    worker (or raising it under ``-W error``): a trial that learned nothing still ranks,
+    and says so. Every other warning goes on as the filters say."""
+    noted: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", npframe.ConvergenceWarning)
+        yield noted
+    for w in caught:
+        if issubclass(w.category, npframe.ConvergenceWarning):
+            noted.append(" ".join(str(w.message).split()))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def run_trial(task: TrialTask) -> TrialOutcome:
     """Train and measure one trial; a failure of the trial itself is an outcome, not a raise."""
     start = time.perf_counter()
     try:
-        outcome = _evaluate(task, trial_spec(task.base_spec, task.params))
+        with _convergence_warnings_noted() as noted:
+            outcome = _evaluate(task, trial_spec(task.base_spec, task.params))
     except (OSError, MemoryError):
         raise  # the machine's problem, not the trial's: let the executor retry it
     except Exception as exc:
@@ -166,5 +187,5 @@ def run_trial(task: TrialTask) -> TrialOutcome:
                             error=f"non-finite final values: {bad}")
     return TrialOutcome(index=outcome.index, status=outcome.status, logs=outcome.logs,
                         spread=outcome.spread, epochs=outcome.epochs, seconds=seconds,
-                        model=outcome.model)
+                        warning="; ".join(dict.fromkeys(noted)), model=outcome.model)
 

@@ -1,0 +1,5 @@
+"""``python -m npframe.cli``: the ``npframe`` command."""
+
+from npframe.cli import main
+
+raise SystemExit(main())
