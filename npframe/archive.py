@@ -170,8 +170,14 @@ def read_npy(
             check_header(path.name, header.shape, header.dtype)
         array: np.ndarray
         if mmap and header.shape and header.nbytes:
-            array = np.memmap(f, dtype=header.dtype, mode="r", offset=header.size,
-                              shape=header.shape, order="F" if header.fortran_order else "C")
+            try:
+                array = np.memmap(f, dtype=header.dtype, mode="r", offset=header.size,
+                                  shape=header.shape,
+                                  order="F" if header.fortran_order else "C")
+            except OSError as exc:  # ENOMEM: more than the address space allowed
+                msg = (f"{path}: the array ({header.describe()}) is larger than the address "
+                       f"space this process may map ({exc.strerror or exc})")
+                raise error(msg) from None
             flat = array.reshape(-1, order="A").view(np.uint8)
         else:
             flat = np.empty(header.nbytes, np.uint8)

@@ -20,6 +20,13 @@ labels: integers when every cell is one, else numbers, else text (``benign``). A
 
 An ``.npz`` file holds ``X`` and (optionally) ``y`` members itself.
 
+A ``.npy`` file larger than ``MMAP_BYTES`` (or any, with ``mmap=True``) is memory-mapped
+instead of read: ``X`` and ``y`` are then views of the file (``npframe.mapped``), which
+``Network.fit`` streams block by block, so the data set may be larger than memory. Its
+inputs and its targets must then each be one block of adjacent columns (as they are by
+default), its values are checked as training reads them, and a label column stays
+numbers (one-hot or 0/1 columns train a streamed classifier).
+
 Files are read by ``npframe.csvfile`` and ``npframe.archive``: nothing is unpickled,
 pipes and devices are refused, and ``.npy``/``.npz`` headers are checked against the
 file and against a memory budget (half of what this process can get, counting the
@@ -47,13 +54,16 @@ from npframe.archive import HeaderCheck, list_npz, read_npy, read_npz
 from npframe.csvfile import read_csv
 from npframe.dataset import Dataset
 from npframe.errors import DataError
+from npframe.mapped import map_npy, open_columns
 from npframe.memory import format_bytes, memory_budget
 
-__all__ = ["SUFFIXES", "Targets", "describe_columns", "label_column", "load_data",
+__all__ = ["MMAP_BYTES", "SUFFIXES", "Targets", "describe_columns", "label_column", "load_data",
            "parse_targets", "read_header"]
 
 #: File types ``load_data`` reads, by suffix.
 SUFFIXES = (".csv", ".npy", ".npz")
+#: ``.npy`` files larger than this are memory-mapped rather than read into memory.
+MMAP_BYTES = 64 * 2**20
 
 #: A target selection: column names and/or indices, or a comma-separated string of them.
 Targets = str | int | Sequence[str | int] | None
@@ -111,6 +121,7 @@ def load_data(
     delimiter: str = ",",
     labels: bool = False,
     weights: str | int | None = None,
+    mmap: bool | None = None,
 ) -> Dataset:
     """Read ``path`` into a ``Dataset`` with ``X (n, features)`` and ``y (n, targets)``.
 
@@ -118,6 +129,8 @@ def load_data(
     ``targets`` is not given and is checked when it is. Values are ``float64``, finite;
     with ``labels`` a single target column is a 1-D array of class labels (see the
     module docstring). ``weights`` names a column of sample weights (CSV and ``.npy``).
+    ``mmap`` maps a ``.npy`` file instead of reading it (default: when it is larger than
+    ``MMAP_BYTES``).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -144,6 +157,8 @@ def load_data(
         return Dataset(X=X, y=y, description=str(path))
     chosen_targets = parse_targets(targets)
     if suffix == ".npy":
+        if mmap or (mmap is None and path.stat().st_size > MMAP_BYTES):
+            return _mapped_npy(path, chosen_targets, n_features, weights)
         table = _read_npy(path)
         columns = _Columns(path, [], table.shape[1])
         plan = columns.plan(chosen_targets, n_features, weights)
@@ -291,6 +306,44 @@ def _read_npy(path: Path) -> np.ndarray:
     if array.shape[0] == 0:
         raise DataError(f"{path}: the array has no rows")
     return array
+
+
+def _mapped_npy(path: Path, targets: list[str | int] | None, n_features: int | None,
+                weights: str | int | None) -> Dataset:
+    """The dataset as views of the mapped file: nothing is read until training reads it."""
+    whole = map_npy(path)
+    if whole.ndim != 2:
+        msg = f"{path}: expected a 2-D array (samples, columns), got shape {whole.shape}"
+        raise DataError(msg)
+    if whole.dtype.kind not in "iuf":
+        raise DataError(f"{path}: the array must hold real numbers (got dtype {whole.dtype})")
+    if whole.shape[0] == 0:
+        raise DataError(f"{path}: the array has no rows")
+    plan = _Columns(path, [], whole.shape[1]).plan(targets, n_features, weights)
+    sample_weight = None
+    if plan.weight is not None:
+        sample_weight = _numeric(path, np.array(whole[:, plan.weight]), "the weights column")
+        if (sample_weight < 0).any():
+            row = int(np.argmax(sample_weight < 0))
+            msg = (f"{path}: weights column {plan.weight}, data row {row + 1}: "
+                   f"{sample_weight[row]} is negative; sample weights must be >= 0")
+            raise DataError(msg)
+    X, y = (open_columns(str(path), *_adjacent(path, columns, what))
+            for columns, what in ((plan.features, "inputs"), (plan.targets, "targets")))
+    return Dataset(X=X, y=y, sample_weight=sample_weight, description=str(path))
+
+
+def _adjacent(path: Path, columns: list[int], what: str) -> tuple[int, int]:
+    """``(start, stop)`` of ``columns`` when they are one block of adjacent columns."""
+    if not columns:
+        return 0, 0
+    start, stop = columns[0], columns[-1] + 1
+    if columns != list(range(start, stop)):
+        msg = (f"{path}: the file is memory-mapped, so its {what} must be adjacent "
+               f"columns, in order (got columns {columns}); write the file with them side "
+               "by side")
+        raise DataError(msg)
+    return start, stop
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,9 @@ class Dataset:
     in the spec), so the statistics end up in the saved model.
     """
 
-    X: np.ndarray = field(converter=np.asarray, eq=False)
-    y: np.ndarray = field(converter=np.asarray, eq=False)
+    # asanyarray: a memory map stays one, so that fit streams it
+    X: np.ndarray = field(converter=np.asanyarray, eq=False)
+    y: np.ndarray = field(converter=np.asanyarray, eq=False)
     X_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     y_test: np.ndarray | None = field(default=None, converter=_optional_array, eq=False)
     feature_names: tuple[str, ...] = field(default=(), converter=_names)

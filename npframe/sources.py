@@ -99,7 +99,8 @@ def column_moments(source: RowSource, where: str,
     mean = np.zeros(source.width)
     m2 = np.zeros(source.width)
     for start, stop in source.blocks():
-        block = source.read(start, stop).astype(np.float64, copy=False)
+        # contiguous: the arithmetic (BLAS's included) must not depend on how it is stored
+        block = np.ascontiguousarray(source.read(start, stop), dtype=np.float64)
         if not np.isfinite(block).all():
             bad = np.argwhere(~np.isfinite(block))[0]
             msg = (f"{where}: row {start + int(bad[0])}, column {int(bad[1])} holds "

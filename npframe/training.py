@@ -388,8 +388,8 @@ class StreamedBatches:
             hi = min(int(cumulative[j + 1] - cumulative[j]), lo + size - filled)
             bx, by, perm = self._window(window, key)
             index = perm[lo:hi]
-            np.take(bx, index, axis=0, out=xs[filled:filled + hi - lo])
-            np.take(by, index, axis=0, out=ys[filled:filled + hi - lo])
+            _gather_window(bx, index, xs[filled:filled + hi - lo])
+            _gather_window(by, index, ys[filled:filled + hi - lo])
             if w_rows is not None and self.W is not None:
                 a = self.windows[window][0]
                 np.take(self.W, index + a, out=w_rows[filled:filled + hi - lo])
@@ -705,3 +705,13 @@ def _plain_state(prefix: str, state: Any, owner: str) -> dict[str, np.ndarray]:
                              "plain numeric arrays")
         out[prefix + key] = array
     return out
+
+
+def _gather_window(rows: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = rows[index]`` for a window of streamed rows. ``np.take`` copies a
+    source that is not C-contiguous whole first (a window of some columns of a wider
+    mapped file): there, fancy indexing copies only the rows taken, a batch's worth."""
+    if rows.flags.c_contiguous:
+        _gather(rows, index, out)
+    else:
+        out[...] = rows[index]

@@ -9,6 +9,8 @@ which a subprocess with a data-size limit far below the file's size proves.
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -144,44 +146,135 @@ CHILD = textwrap.dedent("""
     import json, resource, sys
     import numpy as np
     import npframe
-    limit = int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    X = np.load(sys.argv[1] + "/X.npy", mmap_mode="r")
-    Y = np.load(sys.argv[1] + "/Y.npy", mmap_mode="r")
-    spec = json.loads(sys.argv[3])
-    net = npframe.Network.from_spec(spec)
-    net.fit(X, Y, epochs=1, batch_size=512, shuffle_window=4096)
-    np.savez(sys.argv[1] + "/weights.npz", *net.get_weights())
+    from npframe.cli import main
+    folder, limit, how, spec_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    XY = np.load(folder + "/XY.npy", mmap_mode="r")
+    X, Y = XY[:, :-1], XY[:, -1:]
+    if how == "memory":  # the reference: the same training on the arrays in memory
+        X, Y = np.array(X), np.array(Y)
+    if limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    if how == "cli":  # npframe train maps the file itself (it is larger than MMAP_BYTES)
+        code = main(["train", spec_path, "--data", folder + "/XY.npy", "--epochs", "1",
+                     "--batch-size", "512", "--out", folder + "/cli.npz", "--quiet"])
+        assert code == 0, code
+        weights = npframe.load(folder + "/cli.npz").get_weights()
+    else:
+        net = npframe.Network.from_spec(spec_path)
+        window = 4096 if how in ("mapped", "memory") else None
+        net.fit(X, Y, epochs=1, batch_size=512, shuffle_window=window)
+        weights = net.get_weights()
+    np.savez(f"{folder}/weights-{how}.npz", *weights)
     status = open("/proc/self/status").read().split("\\n")
     print(json.dumps({line.split(":")[0]: line.split(":")[1].strip() for line in status
                       if line.startswith(("VmHWM", "RssAnon", "VmData"))}))
 """)
 
+#: RLIMIT_DATA for the children that map the file: under half of the file's size.
+LIMIT = 150 * 2**20
 
-def test_training_on_a_memory_map_larger_than_the_memory_limit(tmp_path):
-    """A 320 MB float64 data set trains under a 150 MB data-size limit (RLIMIT_DATA
-    counts the process's own memory, not the file mapping), to the weights training in
-    memory gives."""
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    """A 320 MB float64 file: 80,000 rows of 500 inputs and one target."""
+    folder = tmp_path_factory.mktemp("large")
     rng = np.random.default_rng(5)
     n, width = 80_000, 500
-    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64,
-                                  shape=(n, width))
+    XY = np.lib.format.open_memmap(folder / "XY.npy", mode="w+", dtype=np.float64,
+                                   shape=(n, width + 1))
     for start in range(0, n, 10_000):
-        X[start:start + 10_000] = rng.normal(size=(10_000, width))
-    Y = X[:, :3].sum(axis=1, keepdims=True) + 0.1
-    np.save(tmp_path / "Y.npy", Y)
-    X.flush()
+        block = rng.normal(size=(10_000, width))
+        XY[start:start + 10_000, :width] = block
+        XY[start:start + 10_000, width] = block[:, :3].sum(axis=1) + 0.1
+    XY.flush()
+    assert XY.nbytes > 2 * LIMIT
     spec = {"input": width, "seed": 1, "standardize": "inputs",
             "optimizer": {"name": "sgd", "learning_rate": 0.01},
             "layers": [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "linear"}]}
-    limit = 150 * 2**20
-    assert X.nbytes > 2 * limit
-    result = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(limit),
-                             json.dumps(spec)], capture_output=True, text=True, timeout=600,
-                            check=False)
+    (folder / "spec.json").write_text(json.dumps(spec))
+    del XY
+    return folder
+
+
+def train_in_child(folder, how: str, limit: int) -> list[np.ndarray]:
+    """Train in a child process (one BLAS configuration for every variant, so only where
+    the data lives differs) and return its weights."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}  # each BLAS thread's buffers count against the limit
+    result = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(limit), how,
+                             str(folder / "spec.json")], capture_output=True, text=True,
+                            timeout=600, check=False, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    child = np.load(tmp_path / "weights.npz")
-    net = npframe.Network.from_spec(spec)
-    net.fit(np.asarray(X), Y, epochs=1, batch_size=512, shuffle_window=4096)
-    for i, w in enumerate(net.get_weights()):
-        np.testing.assert_array_equal(child[f"arr_{i}"], w)
+    saved = np.load(folder / f"weights-{how}.npz")
+    return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def test_training_on_a_memory_map_larger_than_the_memory_limit(large):
+    """The file trains under a data-size limit of less than half its size (RLIMIT_DATA
+    counts the process's own memory, not the file mapping), to the weights training in
+    memory gives."""
+    mapped = train_in_child(large, "mapped", LIMIT)
+    in_memory = train_in_child(large, "memory", 0)
+    for a, b in zip(mapped, in_memory, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_npframe_train_maps_a_large_npy_file_and_stays_within_the_limit(large):
+    """``npframe train --data big.npy`` maps the file (larger than MMAP_BYTES) and trains
+    as ``fit`` does on the mapped arrays, under the same limit."""
+    by_command = train_in_child(large, "cli", LIMIT)
+    by_fit = train_in_child(large, "fit", 0)
+    for a, b in zip(by_command, by_fit, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_large_npy_file_is_mapped_not_read(large):
+    dataset = npframe.data.load_data(large / "XY.npy", n_features=500)
+    assert isinstance(dataset.X, np.memmap) and isinstance(dataset.y, np.memmap)
+    assert dataset.X.shape == (80_000, 500) and dataset.y.shape == (80_000, 1)
+
+
+# -- mapped .npy files: load_data(mmap=True) ------------------------------------------------
+@pytest.fixture
+def table_file(tmp_path):
+    rng = np.random.default_rng(2)
+    table = np.c_[rng.normal(size=(500, 4)), rng.uniform(0.5, 2.0, 500), rng.normal(size=500)]
+    np.save(tmp_path / "table.npy", table)
+    return tmp_path / "table.npy", table
+
+
+def test_a_mapped_block_pickles_as_its_path_and_a_slice_as_its_data(table_file):
+    path, table = table_file
+    dataset = npframe.data.load_data(path, targets="5", weights=4, mmap=True)
+    assert isinstance(dataset.X, npframe.mapped.MappedColumns)
+    assert len(pickle.dumps(dataset.X)) < 500 < table.nbytes  # (path, 0, 4): no data
+    again = pickle.loads(pickle.dumps(dataset.X))
+    assert isinstance(again, np.memmap) and again.reopen == (str(path), 0, 4)
+    np.testing.assert_array_equal(again, table[:, :4])
+    np.testing.assert_array_equal(dataset.y, table[:, 5:])
+    np.testing.assert_array_equal(dataset.sample_weight, table[:, 4])
+    rows = pickle.loads(pickle.dumps(dataset.X[10:20]))  # a slice is ordinary data
+    assert not isinstance(rows, np.memmap)
+    np.testing.assert_array_equal(rows, table[10:20, :4])
+
+
+def test_mapped_inputs_and_targets_must_be_adjacent_columns(table_file):
+    path, _ = table_file
+    with pytest.raises(npframe.DataError, match=r"table\.npy: the file is memory-mapped, so "
+                       r"its inputs must be adjacent columns, in order \(got columns "
+                       r"\[0, 1, 3, 4\]\); write the file with them side by side"):
+        npframe.data.load_data(path, targets="2,5", mmap=True)
+
+
+def test_a_mapped_file_trains_as_the_same_rows_in_memory(table_file):
+    path, _ = table_file
+    spec = {"input": 4, "seed": 0, "standardize": True,
+            "layers": [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "linear"}]}
+    nets = []
+    for mmap in (True, False):
+        dataset = npframe.data.load_data(path, targets="5", weights=4, mmap=mmap)
+        net = npframe.Network.from_spec(spec)
+        net.fit(dataset.X, dataset.y, epochs=3, batch_size=50, shuffle_window=200,
+                sample_weight=dataset.sample_weight)
+        nets.append(net)
+    assert same(*nets)

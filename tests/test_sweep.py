@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from npframe.cli import main
 from npframe.errors import SweepIncompleteError
 from npframe.sweeps import process_pool
 from npframe.sweeps.executors import BLAS_THREAD_VARIABLES, worker_info
-from npframe.sweeps.trial import fold_slices
+from npframe.sweeps.trial import TrialTask, fold_slices
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS_SWEEP = ROOT / "docs" / "examples" / "sweep" / "sweep.toml"
@@ -413,3 +414,44 @@ def _workers(process: psutil.Process) -> set[int]:
             if child.is_running() and "resource_tracker" not in " ".join(child.cmdline()):
                 pids.add(child.pid)
     return pids
+
+
+# -- data larger than memory ---------------------------------------------------------------------
+def test_a_mapped_data_file_goes_to_workers_by_path_with_the_same_table_everywhere(
+        folder, tmp_path, cluster, monkeypatch):
+    """A .npy file over MMAP_BYTES (0 here) stays mapped: trials receive its path, not
+    its rows, and map it themselves; serial, pool and Dask agree."""
+    monkeypatch.setattr(npframe.data, "MMAP_BYTES", 0)
+    table = np.loadtxt(folder / "data.csv", delimiter=",", skiprows=1)
+    np.save(tmp_path / "data.npy", table)
+    sweep_file = GRID.replace('spec = "net.toml"', f'spec = "{folder / "net.toml"}"')
+    sweep_file = sweep_file.replace('data = "data.csv"\ntargets = "t"', 'data = "data.npy"')
+    plan = npframe.sweeps.load_sweep(write(tmp_path, sweep_file, "mapped.toml"))
+    assert isinstance(plan.X, np.memmap) and isinstance(plan.y, np.memmap)
+    task = pickle.dumps(TrialTask(index=0, params=plan.params(0), base_spec=plan.spec,
+                                  X=plan.X, y=plan.y, validation_split=plan.validation_split))
+    assert table[:, :2].tobytes() not in task and table[:, 2:].tobytes() not in task
+    assert str(tmp_path / "data.npy").encode() in task
+    serial = npframe.sweep(plan, out=tmp_path / "serial.csv")
+    pool = npframe.sweep(plan, workers=2, out=tmp_path / "pool.csv")
+    dask = npframe.sweep(plan, cluster.get_executor(), out=tmp_path / "dask.csv")
+    assert all(row["status"] == "ok" for row in serial.rows)
+    assert without_seconds(pool.rows) == without_seconds(serial.rows)
+    assert without_seconds(dask.rows) == without_seconds(serial.rows)
+
+
+def test_cross_validation_on_a_mapped_file_is_refused_with_the_way_out(folder, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(npframe.data, "MMAP_BYTES", 0)
+    np.save(tmp_path / "data.npy", np.loadtxt(folder / "data.csv", delimiter=",", skiprows=1))
+    path = write(tmp_path, f"""\
+        spec = "{folder / 'net.toml'}"
+        data = "data.npy"
+        folds = 3
+        [grid]
+        "layers[0].units" = [4, 8]
+        """, "folds.toml")
+    with pytest.raises(npframe.SpecError, match=r"folds\.toml: folds: .*data\.npy is "
+                       r"memory-mapped .*cross-validation needs the rows in memory: use "
+                       "validation_split"):
+        npframe.sweeps.load_sweep(path)

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import numbers
 import os
 import tomllib
@@ -25,8 +26,9 @@ from attrs import field, frozen
 
 import npframe
 from npframe._names import unknown
-from npframe.data import load_data
+from npframe.data import MMAP_BYTES, load_data
 from npframe.errors import SpecError
+from npframe.memory import format_bytes
 from npframe.sweeps.space import Grid, RandomSearch, Space, SpaceError
 from npframe.sweeps.specpath import PathError, Step, parse_path, set_in_place
 
@@ -76,7 +78,10 @@ class Sweep:
         digest = hashlib.sha256()
         for array in (self.X, self.y):
             digest.update(repr(array.shape).encode())
-            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+            rows = max(1, 2**20 // max(1, math.prod(array.shape[1:])))
+            for start in range(0, array.shape[0], rows):  # a mapped file: block by block
+                block = array[start:start + rows]
+                digest.update(np.ascontiguousarray(block, dtype=np.float64).tobytes())
         validation = ({"folds": self.folds} if self.folds is not None
                       else {"validation_split": self.validation_split})
         return {"spec": self.spec, "data": digest.hexdigest(), "rank": self.rank,
@@ -271,8 +276,17 @@ class _Reader:
         else:
             raise self.fail("data", 'required: the training data file (data = "train.csv"), '
                                     "unless the spec's [train] table names a dataset")
-        X = np.asarray(dataset.X, dtype=np.float64)
-        y = np.asarray(dataset.y)
+        X: np.ndarray
+        y: np.ndarray
+        if isinstance(dataset.X, np.memmap):  # larger than MMAP_BYTES: stays on disk
+            if "folds" in raw:
+                raise self.fail("folds", f"{description} is memory-mapped (larger than "
+                                         f"{format_bytes(MMAP_BYTES)}); cross-validation "
+                                         "needs the rows in memory: use validation_split")
+            X, y = dataset.X, dataset.y
+        else:
+            X = np.asarray(dataset.X, dtype=np.float64)
+            y = np.asarray(dataset.y)
         if y.ndim == 2 and y.shape[1] == 0:
             raise self.fail("data", f"{description}: no target columns; name them with "
                                     'targets = "..."')
