@@ -5,6 +5,8 @@ initializers, optimizers, metrics, schedules, datasets) come from a string-keyed
 registry that installed plugins fill through the ``npframe_register`` hook.
 """
 
+from typing import Any
+
 from npframe import registry
 from npframe._version import __version__
 from npframe.assembly import check_spec
@@ -44,7 +46,6 @@ from npframe.interfaces import (
 )
 from npframe.network import Network, from_bytes, load
 from npframe.spec import NetworkSpec
-from npframe.sweeps import sweep
 from npframe.trainer import train
 
 __all__ = [
@@ -86,3 +87,13 @@ __all__ = [
     "sweep",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``npframe.sweep`` imports the sweeps package when first used: most programs never
+    sweep, and it would add a sixth to ``import npframe``'s time."""
+    if name == "sweep":
+        from npframe.sweeps import sweep
+
+        return sweep
+    raise AttributeError(f"module 'npframe' has no attribute {name!r}")

@@ -290,6 +290,12 @@ class Layer(abc.ABC):
     #: spec paths in every error) and passes the built components to the constructor.
     components: ClassVar[Mapping[str, str]] = {}
 
+    #: Whether training draws from the noise stream (``rng`` of ``forward`` and of the
+    #: ``LayerContext``), as dropout does. The training loop records that stream's state
+    #: for rollbacks only when some layer says so; a layer that never draws may set it to
+    #: ``False`` (the kit checks that it really does not draw).
+    draws_noise: ClassVar[bool] = True
+
     @abc.abstractmethod
     def output_size(self, input_size: int) -> int:
         """The number of output features; pure, called before anything is allocated."""

@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,9 @@ from npframe.training import (
 
 __all__ = ["Network", "from_bytes", "load"]
 
-#: Epochs a run gets (in all) before ``fit`` judges it against the mean prediction: a
-#: few epochs, or a run continued in short pieces, is not expected to have fit yet.
+#: Epochs one ``fit`` call runs before it judges the run against the mean prediction: a
+#: few epochs are not expected to fit yet, and ``fit(epochs=1)`` per step (a custom
+#: loop, ``partial_fit``) must not pay the judgement's forward pass on every call.
 MIN_EPOCHS_FOR_WARNING = 10
 
 #: Largest epoch or step count a model file may claim (far beyond any real run, far
@@ -531,8 +532,8 @@ class Network:
         scale_hint = ('standardize = "inputs"' if classifier
                       else "standardize = true (targets far from 0 take many steps)")
         scaled = self.spec.scales_inputs if classifier else self.spec.scales_targets
-        if self.epoch >= MIN_EPOCHS_FOR_WARNING:
-            found = self._loss_against_constant(data)
+        if len(losses) >= MIN_EPOCHS_FOR_WARNING:
+            found = self._loss_against_constant(data, losses[-1])
             if found is not None and found[1] > 0.0 and found[0] >= found[1]:
                 final, constant = found
                 hints = [] if scaled else [scale_hint]
@@ -567,40 +568,51 @@ class Network:
         warnings.warn(ConvergenceWarning(msg), stacklevel=4)
 
     def _loss_against_constant(self, data: _TrainingData,
-                               chunk: int = 4096) -> tuple[float, float] | None:
+                               last_epoch: float) -> tuple[float, float] | None:
         """The training loss now (inference mode) and that of predicting the column means
         (for one-hot targets: the class frequencies), on the scale training uses and
-        weighted as training weighs the samples; in chunks, so no full-size activations
-        are kept. ``None`` for a classification loss whose outputs are not probabilities
-        (logits: the means are no prediction)."""
+        weighted as training weighs the samples. ``None`` when there is no bar: a
+        classification loss whose outputs are not probabilities (logits: the means are no
+        prediction), or one target value (one class), which the constant predicts exactly.
+
+        The forward pass over the training data is skipped when the last epoch's loss
+        (measured during training) is under half the constant's: that run has learned.
+        """
         Y, W = data.Y, data.W
         if W is not None and not float(W.sum()) > 0.0:
             return None
         counted = Y if W is None else Y[W > 0]
         if (counted == counted[:1]).all():
-            return None  # one target value (one class): the constant is exact, not a bar
-        means = np.average(Y, axis=0, weights=W).reshape(1, -1).astype(Y.dtype)
+            return None
+        means = (Y.mean(axis=0) if W is None else np.average(Y, axis=0, weights=W))
+        means = means.reshape(1, -1).astype(Y.dtype)
         if self.loss.classification:
             as_probabilities = self.loss.probabilities(means)
             if as_probabilities.shape != means.shape or not np.allclose(as_probabilities,
                                                                         means):
                 return None
-        final = constant = 0.0
+        constant = self._mean_loss(Y, W, lambda start, stop: np.broadcast_to(
+            means, (stop - start, means.shape[1])))
+        if last_epoch < 0.5 * constant:
+            return last_epoch, constant
+        final = self._mean_loss(Y, W, lambda start, stop: self._forward(data.X[start:stop]))
+        return final, constant
+
+    def _mean_loss(self, Y: Any, W: np.ndarray | None,
+                   predict: Callable[[int, int], np.ndarray], chunk: int = 4096) -> float:
+        """The (weighted) mean loss of ``predict(start, stop)`` against ``Y``, in chunks
+        of rows, so no full-size prediction is kept."""
         n = Y.shape[0]
         total = float(W.sum()) if W is not None else float(n)
+        mean = 0.0
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            y, pred = Y[start:stop], self._forward(data.X[start:stop])
-            guess = np.broadcast_to(means, y.shape)
+            y, pred = Y[start:stop], predict(start, stop)
             if W is None:
-                share = (stop - start) / total
-                final += share * float(self.loss.value(y, pred))
-                constant += share * float(self.loss.value(y, guess))
+                mean += (stop - start) / total * float(self.loss.value(y, pred))
             else:
-                w = W[start:stop]
-                final += float(w @ self.loss.sample_losses(y, pred)) / total
-                constant += float(w @ self.loss.sample_losses(y, guess)) / total
-        return final, constant
+                mean += float(W[start:stop] @ self.loss.sample_losses(y, pred)) / total
+        return mean
 
     def restart_epoch(self) -> None:
         """Abandon an unfinished epoch (after an interrupt) so ``fit`` starts a fresh one."""

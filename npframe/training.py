@@ -233,8 +233,9 @@ class _Snapshot:
         self.params = np.empty_like(like)
         self.optimizer: dict[str, np.ndarray] = {}
         self.layers: list[dict[str, np.ndarray]] = []
-        self.shuffle: Mapping[str, Any] = {}
-        self.noise: Mapping[str, Any] = {}
+        #: ``None``: the stream was not drawn from after the snapshot, nothing to restore.
+        self.shuffle: Mapping[str, Any] | None = None
+        self.noise: Mapping[str, Any] | None = None
         self.position = Position()
 
 
@@ -428,6 +429,8 @@ class TrainingLoop:
         self.dtype = np.dtype(dtype)
         self.shuffle_rng = shuffle_rng
         self.noise_rng = noise_rng
+        #: Whether any layer draws noise: otherwise snapshots skip the noise stream.
+        self.draws_noise = any(layer.draws_noise for layer in self.layers)
         self.position = Position()
         layouts = [layer.parameter_shapes(size) for layer, size in zip(layers, sizes, strict=False)]
         shapes = [tuple(shape) for layout in layouts for shape in layout.values()]
@@ -512,7 +515,7 @@ class TrainingLoop:
         Continues an unfinished epoch (after an interrupt, or a resumed model) when
         the data matches it. See the module docstring for divergence and interrupts.
         """
-        self._take_snapshot()
+        self._take_snapshot(shuffles=batches.shuffled)
         try:
             order = self._epoch_order(batches)
             return self._steps(batches, order, flag, on_batch_begin, on_batch_end)
@@ -639,16 +642,20 @@ class TrainingLoop:
         raise DivergenceError(msg)
 
     # -- snapshots ------------------------------------------------------------------------
-    def _take_snapshot(self) -> None:
-        """Copy the whole training state into the slot not holding the last good one."""
+    def _take_snapshot(self, *, shuffles: bool = True) -> None:
+        """Copy the whole training state into the slot not holding the last good one.
+
+        A random stream the epoch will not draw from (no shuffling, no noise layer) is
+        not recorded: reading a generator's state costs more than a small epoch's step.
+        """
         if len(self._slots) < 2 or self._slots[0].params.shape != self.flat_params.shape:
             self._slots = [_Snapshot(self.flat_params), _Snapshot(self.flat_params)]
         slot = self._slots[1] if self._slots[0] is self._good else self._slots[0]
         np.copyto(slot.params, self.flat_params)
         slot.optimizer = _copies(self.optimizer.state_dict())
         slot.layers = [_copies(layer.state_dict()) for layer in self.layers]
-        slot.shuffle = self.shuffle_rng.bit_generator.state
-        slot.noise = self.noise_rng.bit_generator.state
+        slot.shuffle = self.shuffle_rng.bit_generator.state if shuffles else None
+        slot.noise = self.noise_rng.bit_generator.state if self.draws_noise else None
         slot.position = self.position.copy()
         self._epoch_start = slot
 
@@ -659,8 +666,10 @@ class TrainingLoop:
         self.optimizer.load_state_dict(_copies(snapshot.optimizer))
         for layer, state in zip(self.layers, snapshot.layers, strict=True):
             layer.load_state_dict(_copies(state))
-        self.shuffle_rng.bit_generator.state = snapshot.shuffle
-        self.noise_rng.bit_generator.state = snapshot.noise
+        if snapshot.shuffle is not None:
+            self.shuffle_rng.bit_generator.state = snapshot.shuffle
+        if snapshot.noise is not None:
+            self.noise_rng.bit_generator.state = snapshot.noise
         self.position = snapshot.position.copy()
 
     # -- state ------------------------------------------------------------------------------

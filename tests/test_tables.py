@@ -402,6 +402,17 @@ def test_the_judgement_weighs_samples_as_training_does():
     clf.fit(rng.normal(size=(40, 2)), labels, epochs=20, sample_weight=labels.astype(float))
 
 
+def test_a_run_continued_one_epoch_per_call_is_not_judged():
+    """fit(epochs=1) per step (custom loops, partial_fit) pays no judgement each call;
+    the same run in one call of 20 epochs is judged and warns."""
+    net, X, y = raw_diabetes_net(1e-4)
+    for _ in range(20):
+        net.fit(X, y, epochs=1, batch_size=32)  # filterwarnings = error: nothing is raised
+    again, X, y = raw_diabetes_net(1e-4)
+    with pytest.warns(npframe.ConvergenceWarning):
+        again.fit(X, y, epochs=20, batch_size=32)
+
+
 def test_a_short_run_is_not_judged_yet():
     net, X, y = raw_diabetes_net(1e-4)
     net.fit(X, y, epochs=5, batch_size=32)  # filterwarnings = error: nothing is raised

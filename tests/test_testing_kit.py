@@ -994,6 +994,34 @@ def test_a_fast_path_that_disagrees_with_the_plain_method_fails(run_check, messa
         run_check()
 
 
+@define(eq=False)
+class GaussianNoise(Layer):
+    """Adds N(0, 1) noise in training; says so (draws_noise defaults to True)."""
+
+    def output_size(self, input_size):
+        return input_size
+
+    def forward(self, x, params, *, training, rng=None):
+        return (x + rng.normal(size=x.shape).astype(x.dtype) if training else x.copy()), None
+
+    def backward(self, grad_y, cache, params, grads):
+        return grad_y.copy()
+
+
+@define(eq=False)
+class NoisyButSaysQuiet(GaussianNoise):
+    """The same, claiming it draws nothing: the loop would not record its stream."""
+
+    draws_noise = False
+
+
+def test_a_layer_that_draws_noise_while_saying_it_does_not_fails():
+    with pytest.raises(AssertionError, match=r"NoisyButSaysQuiet\(\) sets draws_noise = "
+                       r"False, but forward\(training=True\) drew from its rng"):
+        check_layer(NoisyButSaysQuiet())
+    check_layer(GaussianNoise())  # the honest declaration passes
+
+
 def test_a_correct_in_place_layer_and_activation_pass():
     check_activation(npframe.registry.create("activation", "relu"))  # in_place, own buffers
     check_layer(build_layer({"type": "dense", "units": 3, "activation": "relu"}))

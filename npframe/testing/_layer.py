@@ -53,7 +53,8 @@ def check_layer(layer: Layer, *, input_size: int = 5, batch: int = 6, seed: int 
     outputs, gradients and state of ``forward`` and ``backward`` over two consecutive
     steps, bit for bit in samples x features layout and to rounding in features x
     samples, and the same parameter gradients when no input gradient is wanted; the
-    state dict holds plain arrays and survives ``load_state_dict``.
+    state dict holds plain arrays and survives ``load_state_dict``; a layer that sets
+    ``draws_noise = False`` does not draw from its ``rng`` in training.
     """
     check_instance(layer, Layer, "a layer")
     name = label(layer)
@@ -79,6 +80,8 @@ def check_layer(layer: Layer, *, input_size: int = 5, batch: int = 6, seed: int 
             for x, what in inputs:
                 _plain(layer, name, x.astype(dtype), params, n_out, seed, what)
         params = _initialized(layer, name, input_size, np.float64, seed)
+        if not layer.draws_noise:
+            _draws_nothing(layer, name, params, rng.normal(size=(batch, input_size)), seed)
         _gradients(layer, name, params, rng.normal(size=(batch, input_size)),
                    rng.normal(size=(batch, n_out)), seed, rtol, atol)
         batches = [(rng.normal(size=(batch, input_size)), rng.normal(size=(batch, n_out)))
@@ -92,6 +95,18 @@ def check_layer(layer: Layer, *, input_size: int = 5, batch: int = 6, seed: int 
         if state.keys() != after.keys() or any(differences(after[k], state[k], "", "")
                                                for k in state):
             raise AssertionError(f"{name}: load_state_dict(state_dict()) changed the state")
+
+
+def _draws_nothing(layer: Layer, name: str, params: Params, x: np.ndarray, seed: int) -> None:
+    """``draws_noise = False`` is a promise the training loop relies on (it stops
+    recording the noise stream for rollbacks): training must leave the stream alone."""
+    noise = np.random.default_rng(seed)
+    before = noise.bit_generator.state
+    call(f"{name}.forward", layer.forward, frozen(x), params, training=True, rng=noise)
+    if noise.bit_generator.state != before:
+        msg = (f"{name} sets draws_noise = False, but forward(training=True) drew from its rng; "
+               "remove draws_noise = False (the default, True, is always safe)")
+        raise AssertionError(msg)
 
 
 def _copies(state: Mapping[str, np.ndarray]) -> Params:

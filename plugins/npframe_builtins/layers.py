@@ -109,6 +109,7 @@ class Dense(Layer):
 
     components: ClassVar[Mapping[str, str]] = {"activation": "activation",
                                                "initializer": "initializer"}
+    draws_noise: ClassVar[bool] = False
 
     def output_size(self, input_size: int) -> int:
         return self.units
@@ -326,6 +327,8 @@ class BatchNorm(Layer):
     running_mean: np.ndarray | None = field(default=None, init=False, repr=False)
     running_var: np.ndarray | None = field(default=None, init=False, repr=False)
 
+    draws_noise: ClassVar[bool] = False
+
     def output_size(self, input_size: int) -> int:
         return input_size
 
@@ -424,6 +427,8 @@ class LayerNorm(Layer):
 
     eps: float = field(default=1e-5, converter=_real, validator=_positive,
                        metadata=_POSITIVE_SCHEMA)
+
+    draws_noise: ClassVar[bool] = False
 
     def output_size(self, input_size: int) -> int:
         return input_size
